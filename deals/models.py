@@ -1,0 +1,362 @@
+"""Accounts, contacts, deals and everything that happens to a deal: stage history, plan, people, activity."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from salesproc.lib.models import OrgQuerySet, OrgScopedModel
+
+
+class Account(OrgScopedModel):
+    name = models.CharField(max_length=200)
+    industry = models.CharField(max_length=80, blank=True)
+    website = models.URLField(blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            # Serves the account list and search: name order within an org.
+            models.Index(fields=["organization", "name"], name="account_org_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(OrgScopedModel):
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    title = models.CharField(max_length=120, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["organization", "name"], name="contact_org_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DealStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class DealQuerySet(OrgQuerySet):
+    def open(self):
+        return self.filter(status=DealStatus.OPEN)
+
+
+class Deal(OrgScopedModel):
+    name = models.CharField(max_length=200)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deals")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_deals")
+    process = models.ForeignKey("salesproc.Process", on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey("salesproc.Stage", on_delete=models.PROTECT, related_name="deals")
+    status = models.CharField(max_length=5, choices=DealStatus.choices, default=DealStatus.OPEN)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(max_length=3, default="USD")
+    expected_close = models.DateField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    lost_reason = models.CharField(max_length=300, blank=True)
+    industry = models.CharField(max_length=80, blank=True)
+    budget = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    lead_source = models.CharField(max_length=80, blank=True)
+    description = models.TextField(blank=True)
+    external_id = models.CharField(max_length=100, null=True, blank=True)
+    # Optimistic lock: every write bumps it; writers name the version they saw.
+    version = models.PositiveIntegerField(default=1)
+    stage_entered_at = models.DateTimeField(default=timezone.now)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = DealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["open", "won", "lost"]), name="deal_status_valid"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="deal_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status="open", closed_at__isnull=True)
+                | (~Q(status="open") & Q(closed_at__isnull=False)),
+                name="deal_closed_at_iff_closed",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="deal_external_id_unique_per_org",
+            ),
+        ]
+        indexes = [
+            # Board columns: open deals of a process by stage, keyset on (stage_entered_at, id).
+            models.Index(
+                fields=["process", "status", "stage", "stage_entered_at", "id"], name="deal_board_keyset"
+            ),
+            # "My deals" and owner filters.
+            models.Index(fields=["organization", "owner", "status"], name="deal_org_owner_status"),
+            # The deal list API's cursor (newest first) within an org.
+            models.Index(fields=["organization", "id"], name="deal_org_id"),
+            # The stale-deal digest: open deals by last activity.
+            models.Index(
+                fields=["organization", "status", "last_activity_at"], name="deal_org_status_activity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DealStatus.OPEN
+
+
+class TagKind(models.TextChoices):
+    COMPETITOR = "competitor", "Competitor"
+    OBJECTION = "objection", "Objection"
+
+
+class DealTag(OrgScopedModel):
+    """A competitor or an objection on a deal: rows rather than a list so conditions can query them."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="tags")
+    kind = models.CharField(max_length=12, choices=TagKind.choices)
+    value = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["deal", "kind", "value"], name="deal_tag_unique"),
+        ]
+        indexes = [models.Index(fields=["organization", "kind", "value"], name="deal_tag_org_kind_value")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.value}"
+
+
+class StageChange(OrgScopedModel):
+    """Append-only log of stage entries; `left_at` is set by the next move or the close, in the same
+    transaction, so time in stage is a plain aggregate."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(
+        "salesproc.Stage", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_stage = models.ForeignKey("salesproc.Stage", on_delete=models.PROTECT, related_name="entries")
+    entered_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    process_version = models.ForeignKey(
+        "salesproc.ProcessVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    override_reason = models.TextField(blank=True)
+    overridden_criteria = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["deal_id", "entered_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deal"],
+                condition=Q(left_at__isnull=True),
+                name="stage_change_one_open_entry_per_deal",
+            ),
+            models.CheckConstraint(
+                condition=Q(left_at__isnull=True) | Q(left_at__gte=models.F("entered_at")),
+                name="stage_change_left_after_entered",
+            ),
+        ]
+        indexes = [
+            # A deal's history in order.
+            models.Index(fields=["deal", "entered_at"], name="stage_change_deal_time"),
+            # Stage analytics: entries into a stage, by time.
+            models.Index(fields=["to_stage", "entered_at"], name="stage_change_stage_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deal_id} → {self.to_stage_id} at {self.entered_at:%Y-%m-%d}"
+
+
+class StakeholderRole(models.TextChoices):
+    ECONOMIC_BUYER = "economic_buyer", "Economic buyer"
+    CHAMPION = "champion", "Champion"
+    DECISION_MAKER = "decision_maker", "Decision maker"
+    INFLUENCER = "influencer", "Influencer"
+    USER = "user", "User"
+    PROCUREMENT = "procurement", "Procurement"
+    BLOCKER = "blocker", "Blocker"
+
+
+class Attitude(models.TextChoices):
+    ADVOCATE = "advocate", "Advocate"
+    SUPPORTER = "supporter", "Supporter"
+    NEUTRAL = "neutral", "Neutral"
+    SKEPTIC = "skeptic", "Skeptic"
+    OPPONENT = "opponent", "Opponent"
+
+
+class DealStakeholder(OrgScopedModel):
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stakeholders")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="deal_roles")
+    role = models.CharField(max_length=20, choices=StakeholderRole.choices)
+    influence = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    attitude = models.CharField(max_length=10, choices=Attitude.choices, default=Attitude.NEUTRAL)
+    desired_results = models.TextField(blank=True)
+    wins = models.TextField(blank=True, help_text="What this person wins personally")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-influence", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["deal", "contact"], name="stakeholder_once_per_deal"),
+            models.CheckConstraint(
+                condition=Q(influence__gte=1) & Q(influence__lte=5), name="stakeholder_influence_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} ({self.get_role_display()})"
+
+
+class ActivityKind(models.TextChoices):
+    CALL = "call", "Call"
+    MEETING = "meeting", "Meeting"
+    EMAIL = "email", "Email"
+    NOTE = "note", "Note"
+
+
+class Activity(OrgScopedModel):
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=10, choices=ActivityKind.choices)
+    subject = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    stakeholder = models.ForeignKey(
+        DealStakeholder, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["deal", "-occurred_at"], name="activity_deal_time")]
+        verbose_name_plural = "activities"
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class StepSource(models.TextChoices):
+    STAGE = "stage", "Stage"
+    PLAY = "play", "Play"
+    CUSTOM = "custom", "Custom"
+
+
+class DealStep(OrgScopedModel):
+    """One line of a deal's plan."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="steps")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=10, choices=StepSource.choices, default=StepSource.CUSTOM)
+    stage = models.ForeignKey(
+        "salesproc.Stage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    criterion = models.ForeignKey(
+        "salesproc.ExitCriterion", null=True, blank=True, on_delete=models.SET_NULL, related_name="deal_steps"
+    )
+    position = models.PositiveIntegerField(default=0)
+    due_date = models.DateField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            # Re-entering a stage must not add its criterion steps twice.
+            models.UniqueConstraint(
+                fields=["deal", "criterion"],
+                condition=Q(criterion__isnull=False),
+                name="deal_step_once_per_criterion",
+            ),
+        ]
+        indexes = [models.Index(fields=["deal", "position"], name="deal_step_deal_position")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_done(self) -> bool:
+        return self.completed_at is not None
+
+
+class CriterionAnswer(OrgScopedModel):
+    """A deal's answer to an exit criterion of kind `answer`."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="answers")
+    criterion = models.ForeignKey("salesproc.ExitCriterion", on_delete=models.CASCADE, related_name="answers")
+    text = models.TextField()
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    answered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["deal", "criterion"], name="criterion_answer_once_per_deal"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class DigestKind(models.TextChoices):
+    STALE_DEALS = "stale_deals", "Idle deals"
+
+
+class DigestRun(OrgScopedModel):
+    """One digest email to one person for one day. The row is claimed before the email goes out, so a
+    redelivered or duplicated digest task finds it and sends nothing twice (at most once per day)."""
+
+    kind = models.CharField(max_length=20, choices=DigestKind.choices, default=DigestKind.STALE_DEALS)
+    day = models.DateField()
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The task run that claimed the row; it sends only the rows carrying its own claim.
+    claim = models.UUIDField(editable=False)
+    deal_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-day", "id"]
+        constraints = [
+            # The idempotency guard of deals.services.digest: one email per person, kind and day.
+            models.UniqueConstraint(
+                fields=["organization", "kind", "day", "recipient"], name="digest_run_once_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.recipient_id} on {self.day}"

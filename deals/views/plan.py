@@ -1,0 +1,256 @@
+"""The deal page's working parts: plan steps, stakeholders, activities and answers to criterion questions."""
+
+from django.db import transaction
+from django.shortcuts import render
+from django_htmx.http import reswap, retarget
+
+from deals.forms import ActivityForm, AnswerForm, StakeholderEditForm, StakeholderForm, StepDoneForm, StepForm
+from deals.models import Deal, DealStakeholder, DealStep
+from deals.selectors import stakeholder_contact_choices
+from deals.services import (
+    activity_log,
+    answer_set,
+    contact_create,
+    stakeholder_add,
+    stakeholder_remove,
+    stakeholder_update,
+    step_add,
+    step_set_done,
+)
+from deals.views.common import HtmxHttpRequest, deal_action, get_deal, member_view, wrong_method
+from deals.views.deal_page import TEMPLATE, refusal, respond
+from orgs.models import Membership
+from orgs.selectors import can_edit_deal
+from salesproc.lib.errors import InvalidInput, NotAllowed
+from salesproc.lib.scoping import get_for_org_or_404
+from salesproc.models import CriterionKind, ExitCriterion
+
+# Stakeholder changes can meet a role criterion and change who an activity can be logged with.
+STAKEHOLDER_OOB = ("criteria", "activity_stakeholder")
+
+
+def _get_step(membership: Membership, deal: Deal, step_id: int) -> DealStep:
+    return get_for_org_or_404(DealStep.objects.filter(deal=deal), membership.organization, pk=step_id)
+
+
+def _get_answer_criterion(membership: Membership, deal: Deal, criterion_id: int) -> ExitCriterion:
+    return get_for_org_or_404(
+        ExitCriterion.objects.filter(stage__process_id=deal.process_id, kind=CriterionKind.ANSWER),
+        membership.organization,
+        pk=criterion_id,
+    )
+
+
+@deal_action(lookup=_get_step)
+def step_toggle(request: HtmxHttpRequest, membership: Membership, deal: Deal, step_id: int):
+    """Tick or untick one step of the plan (`done` checked or not)."""
+    step = _get_step(membership, deal, step_id)
+    step.deal = deal
+    form = StepDoneForm(request.POST)
+    done = form.is_valid() and form.cleaned_data["done"]
+    try:
+        step_set_done(step=step, by=membership, done=done)
+    except NotAllowed as exc:
+        return refusal(request, membership, deal, exc)
+    return respond(request, membership, deal, ["plan"], oob=("criteria",))
+
+
+@deal_action
+def step_add_view(request: HtmxHttpRequest, membership: Membership, deal: Deal):
+    """Add a custom step (deal-level strategy) to the plan."""
+    form = StepForm(request.POST)
+    if form.is_valid():
+        try:
+            step_add(
+                deal=deal,
+                by=membership,
+                title=form.cleaned_data["title"],
+                due_date=form.cleaned_data["due_date"] or None,
+            )
+        except NotAllowed as exc:
+            return refusal(request, membership, deal, exc)
+        except InvalidInput as exc:
+            form.add_service_errors(exc)
+        else:
+            return respond(request, membership, deal, ["plan"], step_added=True)
+    return respond(request, membership, deal, ["plan"], status=422, step_form=form, step_form_open=True)
+
+
+def _stakeholder_form_response(
+    request: HtmxHttpRequest, deal: Deal, form: StakeholderForm, *, status: int = 200
+):
+    context = {
+        "deal": deal,
+        "form": form,
+        "contacts": stakeholder_contact_choices(deal=deal),
+    }
+    response = render(request, f"{TEMPLATE}#stakeholder_form", context, status=status)
+    if status >= 400 and request.htmx:
+        response = reswap(retarget(response, "#stakeholder-form-slot"), "innerHTML")
+    return response
+
+
+@member_view
+def stakeholder_add_view(request: HtmxHttpRequest, membership: Membership, deal_id: int):
+    """GET: the add form (pick a contact of the org, or name a new one). POST: add them to the deal."""
+    deal = get_deal(membership, deal_id)
+    org = membership.organization
+    if request.method == "GET":
+        if not can_edit_deal(membership, deal):
+            return refusal(request, membership, deal, NotAllowed("You can read this deal but not change it."))
+        return _stakeholder_form_response(request, deal, StakeholderForm(org=org))
+    if refused := wrong_method(request, ("POST",)):
+        return refused
+    form = StakeholderForm(request.POST, org=org)
+    if not form.is_valid():
+        return _stakeholder_form_response(request, deal, form, status=422)
+    data = form.cleaned_data
+    try:
+        with transaction.atomic():
+            contact = data["contact"]
+            if contact is None:
+                # A new contact joins the deal's account; its field errors map to the new_contact_* fields.
+                contact = contact_create(
+                    by=membership,
+                    name=data["new_contact_name"],
+                    email=data["new_contact_email"],
+                    title=data["new_contact_title"],
+                    account=deal.account,
+                )
+            stakeholder_add(
+                deal=deal,
+                by=membership,
+                contact=contact,
+                role=data["role"],
+                influence=data["influence"],
+                attitude=data["attitude"],
+                desired_results=data["desired_results"],
+                wins=data["wins"],
+            )
+    except NotAllowed as exc:
+        return refusal(request, membership, deal, exc)
+    except InvalidInput as exc:
+        form.add_service_errors(exc)
+        return _stakeholder_form_response(request, deal, form, status=422)
+    return respond(request, membership, deal, ["stakeholders"], oob=STAKEHOLDER_OOB)
+
+
+@member_view
+def stakeholder_contact_options(request: HtmxHttpRequest, membership: Membership, deal_id: int):
+    """The contact picker's options matching ?q= (name or email)."""
+    deal = get_deal(membership, deal_id)
+    if refused := wrong_method(request):
+        return refused
+    q = (request.GET.get("q") or "").strip()[:200]
+    contacts = stakeholder_contact_choices(deal=deal, q=q)
+    return render(request, f"{TEMPLATE}#contact_options", {"contacts": contacts, "deal": deal})
+
+
+def _get_stakeholder(membership: Membership, deal: Deal, stakeholder_id: int) -> DealStakeholder:
+    stakeholder = get_for_org_or_404(
+        DealStakeholder.objects.filter(deal=deal).select_related("contact"),
+        membership.organization,
+        pk=stakeholder_id,
+    )
+    stakeholder.deal = deal
+    return stakeholder
+
+
+@member_view
+def stakeholder_edit(request: HtmxHttpRequest, membership: Membership, deal_id: int, stakeholder_id: int):
+    """GET: the row as an inline form. POST: save role, influence, attitude, results and wins."""
+    deal = get_deal(membership, deal_id)
+    stakeholder = _get_stakeholder(membership, deal, stakeholder_id)
+    if request.method == "GET":
+        if not can_edit_deal(membership, deal):
+            return refusal(request, membership, deal, NotAllowed("You can read this deal but not change it."))
+        form = StakeholderEditForm(
+            initial={
+                f: getattr(stakeholder, f)
+                for f in ("role", "influence", "attitude", "desired_results", "wins")
+            }
+        )
+        return render(
+            request, f"{TEMPLATE}#stakeholder_edit_form", {"deal": deal, "s": stakeholder, "form": form}
+        )
+    if refused := wrong_method(request, ("POST",)):
+        return refused
+    form = StakeholderEditForm(request.POST)
+    if form.is_valid():
+        try:
+            stakeholder_update(stakeholder=stakeholder, by=membership, **form.cleaned_data)
+        except NotAllowed as exc:
+            return refusal(request, membership, deal, exc)
+        except InvalidInput as exc:
+            form.add_service_errors(exc)
+        else:
+            return respond(request, membership, deal, ["stakeholders"], oob=STAKEHOLDER_OOB)
+    response = render(
+        request,
+        f"{TEMPLATE}#stakeholder_edit_form",
+        {"deal": deal, "s": stakeholder, "form": form},
+        status=422,
+    )
+    return reswap(retarget(response, f"#stakeholder-{stakeholder.id}"), "outerHTML")
+
+
+@deal_action(lookup=_get_stakeholder)
+def stakeholder_remove_view(
+    request: HtmxHttpRequest, membership: Membership, deal: Deal, stakeholder_id: int
+):
+    stakeholder = _get_stakeholder(membership, deal, stakeholder_id)
+    try:
+        stakeholder_remove(stakeholder=stakeholder, by=membership)
+    except NotAllowed as exc:
+        return refusal(request, membership, deal, exc)
+    return respond(request, membership, deal, ["stakeholders"], oob=STAKEHOLDER_OOB)
+
+
+@deal_action
+def activity_add(request: HtmxHttpRequest, membership: Membership, deal: Deal):
+    """Quick-log a call, meeting, email or note (optionally with a stakeholder, optionally back-dated)."""
+    form = ActivityForm(request.POST, deal=deal)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            activity_log(
+                deal=deal,
+                by=membership,
+                kind=data["kind"],
+                subject=data["subject"],
+                body=data["body"],
+                occurred_at=data["occurred_at"],
+                stakeholder=data["stakeholder"],
+            )
+        except NotAllowed as exc:
+            return refusal(request, membership, deal, exc)
+        except InvalidInput as exc:
+            form.add_service_errors(exc)
+        else:
+            return respond(request, membership, deal, ["activities"], oob=("criteria",), activity_logged=True)
+    return respond(request, membership, deal, ["activities"], status=422, activity_form=form)
+
+
+@deal_action(lookup=_get_answer_criterion)
+def answer_set_view(request: HtmxHttpRequest, membership: Membership, deal: Deal, criterion_id: int):
+    """Answer (or clear) the question of an exit criterion of kind `answer`."""
+    criterion = _get_answer_criterion(membership, deal, criterion_id)
+    form = AnswerForm(request.POST)
+    if form.is_valid():
+        try:
+            answer_set(deal=deal, by=membership, criterion=criterion, text=form.cleaned_data["text"])
+        except NotAllowed as exc:
+            return refusal(request, membership, deal, exc)
+        except InvalidInput as exc:
+            form.add_service_errors(exc)
+        else:
+            return respond(request, membership, deal, ["criteria"], answer_saved=criterion.id)
+    message = next(iter(form.errors.get("text", [])), "") or next(iter(form.non_field_errors()), "Not saved.")
+    return respond(
+        request,
+        membership,
+        deal,
+        ["criteria"],
+        status=422,
+        answer_error={"id": criterion.id, "message": message, "text": request.POST.get("text", "")},
+    )

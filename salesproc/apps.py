@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SalesprocConfig(AppConfig):
+    name = "salesproc"
+    verbose_name = "Process"

@@ -1,0 +1,364 @@
+"""The pipeline board: columns, filters, keyset "load more", and moves from a card."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from deals.models import Deal, StageChange
+from deals.services import deal_create, deal_move
+from salesproc.models import Process
+from salesproc.services import criterion_add
+from tests.factories import AccountFactory
+
+HTMX = {"HX-Request": "true"}
+
+
+def make_deal(by, process, account, name, amount="1000", at=None, stage=None):
+    deal = deal_create(by=by, process=process, name=name, account=account, amount=amount, at=at)
+    if stage is not None and stage.id != deal.stage_id:
+        deal_move(deal=deal, to_stage=stage, by=by, expected_version=deal.version, at=at)
+    return deal
+
+
+def board_url(process, **query):
+    url = reverse("board", args=[process.id])
+    if query:
+        url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return url
+
+
+def card_ids(html: str) -> list[int]:
+    return [int(x) for x in re.findall(r'id="deal-card-(\d+)"', html)]
+
+
+def move(client, deal, to_stage, *, version=None, **extra):
+    data = {
+        "to_stage": to_stage.id,
+        "version": deal.version if version is None else version,
+        "context": "board",
+    }
+    data.update(extra)
+    return client.post(reverse("deal_move", args=[deal.id]), data, headers=HTMX)
+
+
+def test_board_shows_a_column_per_stage_with_count_sum_and_cards(client, rep, process, stages, account):
+    make_deal(rep, process, account, "Alpha", amount="12000")
+    make_deal(rep, process, account, "Beta", amount="3000.50")
+    make_deal(rep, process, account, "Gamma", amount="5000", stage=stages[2])
+    client.force_login(rep.user)
+
+    response = client.get(board_url(process))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for stage in stages:
+        assert f'id="col-head-{stage.id}"' in html
+    first = html[html.index(f'id="col-head-{stages[0].id}"') :]
+    assert "2 deals" in first[:600] and "$15,000.50" in first[:600]
+    third = html[html.index(f'id="col-head-{stages[2].id}"') :]
+    assert "1 deal<" in third[:600] and "$5,000" in third[:600]
+    assert "Alpha" in html and "Globex" in html and rep.user.display_name in html
+    assert "0 days" in html
+
+
+def test_days_in_stage_count_from_the_stage_entry(client, rep, process, account):
+    make_deal(rep, process, account, "Old one", at=timezone.now() - timedelta(days=12, hours=1))
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process)).content.decode()
+
+    assert "12 days" in html
+
+
+def test_pipeline_redirects_to_the_first_active_process_keeping_the_query(client, rep, process):
+    client.force_login(rep.user)
+
+    response = client.get(reverse("board_default") + "?owner=me")
+
+    assert response.status_code == 302
+    assert response["Location"] == board_url(process) + "?owner=me"
+
+
+def test_pipeline_without_a_process_says_what_to_do(client, rep):
+    client.force_login(rep.user)
+
+    response = client.get(reverse("board_default"))
+
+    assert response.status_code == 200
+    assert "no sales process yet" in response.content.decode()
+
+
+def test_mine_shows_only_my_deals(client, rep, other_rep, process, account):
+    mine = make_deal(rep, process, account, "Mine")
+    theirs = make_deal(other_rep, process, account, "Theirs")
+    client.force_login(rep.user)
+
+    ids = card_ids(client.get(board_url(process, owner="me")).content.decode())
+
+    assert ids == [mine.id]
+    assert theirs.id not in ids
+
+
+def test_team_shows_the_managers_team(client, manager, rep, other_rep, process, account):
+    of_rep = make_deal(rep, process, account, "Rep's")
+    of_other = make_deal(other_rep, process, account, "Other rep's")
+    client.force_login(manager.user)
+
+    html = client.get(board_url(process, team=1)).content.decode()
+
+    assert card_ids(html) == [of_rep.id]
+    assert of_other.id not in card_ids(html)
+    assert "1 deal<" in html
+
+
+def test_owner_filter_shows_that_members_deals(client, rep, other_rep, process, account):
+    make_deal(rep, process, account, "Mine")
+    theirs = make_deal(other_rep, process, account, "Theirs")
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process, owner=other_rep.user_id)).content.decode()
+
+    assert card_ids(html) == [theirs.id]
+
+
+def test_search_matches_deal_or_account_name(client, rep, process, org, account):
+    by_name = make_deal(rep, process, account, "Turbine upgrade")
+    by_account = make_deal(rep, process, AccountFactory(organization=org, name="Turbocorp"), "Pumps")
+    make_deal(rep, process, account, "Unrelated")
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process, q="turb")).content.decode()
+
+    assert sorted(card_ids(html)) == sorted([by_name.id, by_account.id])
+    assert "2 deals" in html
+
+
+@pytest.mark.parametrize(
+    "query", ["owner=abc", "owner=99999999999999999999999", "team=yes&owner=-3", "q=" + "x" * 500]
+)
+def test_unreadable_filters_are_ignored_not_errors(client, rep, process, account, query):
+    make_deal(rep, process, account, "Alpha")
+    client.force_login(rep.user)
+
+    response = client.get(board_url(process) + "?" + query)
+
+    assert response.status_code == 200
+
+
+def test_load_more_returns_the_next_cards_of_the_column_without_duplicates(
+    client, rep, process, stages, account
+):
+    start = timezone.now() - timedelta(days=30)
+    deals = []
+    for i in range(31):
+        # Pairs share a stage entry time so the id must break the tie.
+        deals.append(make_deal(rep, process, account, f"Deal {i:02}", at=start + timedelta(hours=i // 2)))
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process)).content.decode()
+    first_page = card_ids(html)
+    more = re.search(rf'hx-get="([^"]*/stages/{stages[0].id}/cards/[^"]*)"', html)
+    assert more, "the column offers Load more"
+    response = client.get(more.group(1).replace("&amp;", "&"), headers=HTMX)
+    second_page = card_ids(response.content.decode())
+
+    assert len(first_page) == 25
+    assert len(second_page) == 6
+    assert not set(first_page) & set(second_page)
+    assert first_page + second_page == [d.id for d in deals]
+    assert "Load more" not in response.content.decode()
+
+
+def test_load_more_keeps_the_filters(client, rep, other_rep, process, stages, account):
+    start = timezone.now() - timedelta(days=30)
+    mine = [make_deal(rep, process, account, f"Mine {i}", at=start + timedelta(minutes=i)) for i in range(27)]
+    for i in range(5):
+        make_deal(other_rep, process, account, f"Theirs {i}", at=start + timedelta(minutes=i, seconds=30))
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process, owner="me")).content.decode()
+    more = re.search(r'hx-get="([^"]*/cards/[^"]*)"', html).group(1).replace("&amp;", "&")
+    second_page = card_ids(client.get(more, headers=HTMX).content.decode())
+
+    assert card_ids(html) + second_page == [d.id for d in mine]
+
+
+def test_load_more_with_a_broken_cursor_is_a_400(client, rep, process, stages):
+    client.force_login(rep.user)
+    url = reverse("board_column", args=[process.id, stages[0].id])
+
+    for cursor in ["", "abc", "1_x", "99999999999999999999999999_1", "5_0"]:
+        assert client.get(url + "?after=" + cursor, headers=HTMX).status_code == 400
+
+
+def test_move_from_the_board_writes_a_stage_change_and_answers_with_the_card(
+    client, rep, process, stages, deal
+):
+    client.force_login(rep.user)
+
+    response = move(client, deal, stages[1])
+
+    assert response.status_code == 200
+    deal.refresh_from_db()
+    assert deal.stage == stages[1]
+    assert StageChange.objects.filter(deal=deal).count() == 2
+    html = response.content.decode()
+    assert f'id="deal-card-{deal.id}"' in html and f'data-stage-id="{stages[1].id}"' in html
+    assert f'data-version="{deal.version}"' in html
+    # Both columns' headers come back out of band with their new counts.
+    assert f'id="col-head-{stages[0].id}" hx-swap-oob="true"' in html
+    assert f'id="col-head-{stages[1].id}" hx-swap-oob="true"' in html
+
+
+def test_refused_move_lists_the_unmet_criteria_on_the_card_and_writes_nothing(
+    client, rep, ops, process, stages, deal
+):
+    criterion_add(stage=stages[0], by=ops, kind="step", label="Confirm budget", importance="mandatory")
+    client.force_login(rep.user)
+
+    response = move(client, deal, stages[1])
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Confirm budget" in html and "Complete the step in the plan" in html
+    assert f'data-stage-id="{stages[0].id}"' in html
+    assert "override_reason" not in html  # a rep gets no override form
+    deal.refresh_from_db()
+    assert deal.stage == stages[0] and deal.version == 1
+    assert StageChange.objects.filter(deal=deal).count() == 1
+
+
+def test_manager_overrides_a_mandatory_criterion_with_a_reason(client, manager, ops, process, stages, deal):
+    criterion_add(stage=stages[0], by=ops, kind="step", label="Confirm budget", importance="mandatory")
+    client.force_login(manager.user)
+
+    refused = move(client, deal, stages[1])
+    assert refused.status_code == 409
+    assert 'name="override_reason"' in refused.content.decode()
+
+    response = move(client, deal, stages[1], override_reason="Budget confirmed by phone")
+
+    assert response.status_code == 200
+    entry = StageChange.objects.get(deal=deal, to_stage=stages[1])
+    assert entry.override_reason == "Budget confirmed by phone"
+    assert [c["label"] for c in entry.overridden_criteria] == ["Confirm budget"]
+
+
+def test_rep_cannot_override(client, rep, ops, process, stages, deal):
+    criterion_add(stage=stages[0], by=ops, kind="step", label="Confirm budget", importance="mandatory")
+    client.force_login(rep.user)
+
+    response = move(client, deal, stages[1], override_reason="Trust me")
+
+    assert response.status_code == 403
+    assert "manager" in response.content.decode()
+    assert StageChange.objects.filter(deal=deal).count() == 1
+
+
+def test_stale_version_answers_with_the_message_and_writes_nothing(client, rep, process, stages, deal):
+    client.force_login(rep.user)
+
+    response = move(client, deal, stages[1], version=deal.version + 5)
+
+    assert response.status_code == 409
+    assert "changed by someone else" in response.content.decode()
+    deal.refresh_from_db()
+    assert deal.stage == stages[0]
+    assert StageChange.objects.filter(deal=deal).count() == 1
+
+
+def test_another_reps_card_is_read_only_and_its_move_is_refused(client, other_rep, process, stages, deal):
+    client.force_login(other_rep.user)
+
+    html = client.get(board_url(process)).content.decode()
+    assert f'data-deal-id="{deal.id}"' in html and 'data-editable="0"' in html
+
+    response = move(client, deal, stages[1])
+
+    assert response.status_code == 403
+    assert StageChange.objects.filter(deal=deal).count() == 1
+
+
+@pytest.mark.parametrize("to_stage", ["", "abc", "-1", "99999999999999999999999"])
+def test_move_to_an_unreadable_stage_is_a_field_message(client, rep, deal, to_stage):
+    client.force_login(rep.user)
+
+    response = client.post(
+        reverse("deal_move", args=[deal.id]),
+        {"to_stage": to_stage, "version": 1, "context": "board"},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 422
+    assert StageChange.objects.filter(deal=deal).count() == 1
+
+
+def test_move_to_a_stage_of_another_process_is_refused(client, rep, deal, other_org_world):
+    client.force_login(rep.user)
+    foreign_stage = other_org_world["process"].stages.order_by("order")[1]
+
+    response = move(client, deal, foreign_stage)
+
+    assert response.status_code == 422
+    assert StageChange.objects.filter(deal=deal).count() == 1
+
+
+def test_another_orgs_board_and_deals_are_404(client, rep, other_org_world):
+    client.force_login(rep.user)
+    other_process = other_org_world["process"]
+    other_deal = other_org_world["deal"]
+
+    assert client.get(board_url(other_process)).status_code == 404
+    stage = other_process.stages.first()
+    assert (
+        client.get(reverse("board_column", args=[other_process.id, stage.id]) + "?after=1_1").status_code
+        == 404
+    )
+    response = client.post(
+        reverse("deal_move", args=[other_deal.id]), {"to_stage": stage.id, "version": 1}, headers=HTMX
+    )
+    assert response.status_code == 404
+    assert Deal.objects.get(pk=other_deal.pk).version == 1
+
+
+def test_move_is_post_only(client, rep, deal):
+    client.force_login(rep.user)
+
+    assert client.get(reverse("deal_move", args=[deal.id])).status_code == 405
+
+
+def test_board_needs_login(client, process):
+    response = client.get(board_url(process))
+
+    assert response.status_code == 302
+
+
+def test_a_column_of_mixed_currencies_says_so(client, rep, process, account):
+    make_deal(rep, process, account, "Dollars", amount="1000")
+    deal_create(by=rep, process=process, name="Euros", account=account, amount="2000", currency="EUR")
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process)).content.decode()
+
+    assert "3,000" in html and "mixed currencies" in html
+
+
+def test_a_board_without_deals_says_what_to_do(client, rep, process):
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process)).content.decode()
+
+    assert 'data-testid="board-no-deals"' in html and reverse("deal_create") in html
+
+
+def test_a_process_without_stages_has_an_empty_board(client, rep, org):
+    empty = Process.objects.create(organization=org, name="Partners")
+    client.force_login(rep.user)
+
+    response = client.get(board_url(empty))
+
+    assert response.status_code == 200
+    assert "has no stages yet" in response.content.decode()
