@@ -1,7 +1,7 @@
 """The REST API under /api/: one view per resource or action; ids in URLs are org-scoped (a 404 for
 another organization's object). OpenAPI at /api/schema/, browsable docs at /api/docs/."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from deals.api import deals, people, plan
@@ -40,4 +40,7 @@ urlpatterns = [
     path(
         "stakeholders/<int:stakeholder_id>/", plan.StakeholderDetailApi.as_view(), name="stakeholder_detail"
     ),
+    path("", include("iteration.api.imports")),
+    path("", include("iteration.api.metrics")),
+    path("", include("iteration.api.stalls")),
 ]

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("salesproc.process_urls")),
     path("", include("deals.urls")),
     path("", include("deals.urls_people")),
+    path("", include("iteration.urls")),
 ]

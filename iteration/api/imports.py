@@ -1,0 +1,3 @@
+"""API for imports; routes join /api/ under the api namespace."""
+
+urlpatterns: list = []

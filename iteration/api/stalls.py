@@ -1,0 +1,3 @@
+"""API for stalls; routes join /api/ under the api namespace."""
+
+urlpatterns: list = []

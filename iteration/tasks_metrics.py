@@ -1,0 +1,3 @@
+"""Celery tasks for metrics (thin wrappers: load by id, call a service)."""
+
+__all__: list[str] = []

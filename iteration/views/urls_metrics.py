@@ -1,0 +1,3 @@
+"""Pages for metrics."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages for stalls."""
+
+urlpatterns: list = []
