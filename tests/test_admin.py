@@ -17,12 +17,22 @@ from deals.models import (
     StageChange,
 )
 from deals.services import activity_log, answer_set, stakeholder_add, step_add
+from iteration.models import HistoryImport, MetricRun, MetricSnapshot, StallFlag, StallRule, Suggestion
 from orgs.models import User
 from salesproc.models import ExitCriterion, ProcessVersion, Stage
 from salesproc.services import criterion_add
 
-OUR_APPS = ("orgs", "salesproc", "deals")
-READ_ONLY = {StageChange, ProcessVersion, DigestRun}
+OUR_APPS = ("orgs", "salesproc", "deals", "iteration")
+READ_ONLY = {
+    StageChange,
+    ProcessVersion,
+    DigestRun,
+    HistoryImport,
+    MetricRun,
+    MetricSnapshot,
+    StallFlag,
+    Suggestion,
+}
 
 
 @pytest.fixture
@@ -46,12 +56,38 @@ def world(org, admin, ops, rep, deal, contact, stages):
     DigestRun.objects.create(
         organization=org, day=timezone.localdate(), recipient=rep.user, claim="0" * 32, deal_count=1
     )
+    HistoryImport.objects.create(
+        organization=org, process=deal.process, deals_filename="deals.csv", history_filename="history.csv"
+    )
+    run = MetricRun.objects.create(organization=org, process=deal.process, status="succeeded")
+    MetricSnapshot.objects.create(
+        organization=org, process=deal.process, run=run, computed_at=timezone.now(), overall={"stages": []}
+    )
+    StallRule.objects.create(organization=org, stage=stages[0], kind="age", advice_days=30)
+    StallFlag.objects.create(
+        organization=org,
+        deal=deal,
+        stage=stages[0],
+        rule="no_activity",
+        level="advice",
+        days=15,
+        threshold=14,
+        reason="No activity for 15 days",
+    )
+    Suggestion.objects.create(
+        organization=org,
+        process=deal.process,
+        stage=stages[0],
+        kind="review_stage",
+        subject=f"stage:{stages[0].id}",
+        title="Review this stage",
+    )
     return deal
 
 
 def test_every_model_of_our_apps_is_registered():
     models = [m for app in OUR_APPS for m in apps.get_app_config(app).get_models()]
-    assert len(models) == 17
+    assert len(models) == 23
     assert [m.__name__ for m in models if not admin.site.is_registered(m)] == []
 
 
