@@ -2,8 +2,8 @@
 
 Support staff use it to look things up and fix data. Deals are created and edited through the deal
 services (acting as one of the org's admins), so the stage history, the version lock and the plan stay
-consistent; the stage history and the digest log are read-only; every other row takes its
-organization from its deal and may point only at objects of that organization."""
+consistent; the stage history, the digest log and the board's rollups are read-only; every other row
+takes its organization from its deal and may point only at objects of that organization."""
 
 from django import forms
 from django.contrib import admin
@@ -21,9 +21,11 @@ from deals.models import (
     DealTag,
     DigestRun,
     StageChange,
+    StageRollup,
 )
 from deals.services import deal_create, deal_update
 from deals.services.moves import DEAL_FIELDS
+from deals.services.rollups import rollup_rebuild
 from orgs.models import Membership, Organization, Role
 from salesproc.admin import ReadOnlyAdmin
 from salesproc.lib.models import OrgScopedModel
@@ -226,6 +228,25 @@ class DealAdmin(admin.ModelAdmin):
                 by=form.acting_admin, process=obj.process, stage=form.cleaned_data.get("stage"), **data
             )
         obj.__dict__.update({k: v for k, v in deal.__dict__.items() if not k.startswith("_")})
+
+
+@admin.register(StageRollup)
+class StageRollupAdmin(ReadOnlyAdmin):
+    """The board's column totals: derived from the open deals, so never edited by hand; the action
+    recomputes an organization's rows from its deals (as `manage.py reconcile_rollups` does)."""
+
+    list_display = ("stage", "owner", "currency", "open_count", "amount_sum", "process", "organization")
+    list_filter = ("organization", "process")
+    search_fields = ("stage__name", "owner__email")
+    list_select_related = ("stage", "owner", "process", "organization")
+    show_full_result_count = False
+    actions = ["rebuild"]
+
+    @admin.action(description="Recompute the selected rows' organizations from their deals")
+    def rebuild(self, request, queryset):
+        orgs = Organization.objects.filter(pk__in=queryset.values("organization_id")).order_by("pk")
+        fixed = sum(len(rollup_rebuild(org=org)) for org in orgs)
+        self.message_user(request, f"{fixed} row{'s' if fixed != 1 else ''} corrected.")
 
 
 @admin.register(StageChange)

@@ -11,7 +11,8 @@ under two minutes on PostgreSQL. The generated rows keep the rules the deal serv
   stage entry or close; `closed_at` is set on won and lost deals only;
 - a deal only left a stage forward when the stage's critical and mandatory exit criteria held, or a
   manager overrode a mandatory one with a reason recorded on the move; steps and answers are unique per
-  criterion, stakeholders per contact.
+  criterion, stakeholders per contact;
+- the board's column totals (StageRollup) are rebuilt from the inserted deals, in the same transaction.
 
 Determinism: every choice comes from one `random.Random(seed)` drawn in a fixed order, and every time
 is an offset from an anchor (today, 00:00 UTC), so the same seed gives the same deals and history,
@@ -79,6 +80,7 @@ from deals.models import (
     StepSource,
     TagKind,
 )
+from deals.services.rollups import rollup_rebuild
 from orgs.models import Membership, Organization, Role, User
 from orgs.services import organization_create
 from salesproc.lib.bulk_insert import bulk_insert
@@ -135,6 +137,8 @@ def demo_seed(
         report = SeedReport(org=people.org)
         history.write_accounts(max(12, deals // 6), report)
         history.write_deals(deals, report)
+        # The deals went in without the services: total the board's columns from them, once.
+        rollup_rebuild(org=people.org)
     report.seconds = time.monotonic() - started
     return report
 

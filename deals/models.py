@@ -123,6 +123,36 @@ class Deal(OrgScopedModel):
         return self.status == DealStatus.OPEN
 
 
+class StageRollup(OrgScopedModel):
+    """The open deals of one stage, owner and currency: how many, and their amounts summed.
+
+    The board's column headers read these rows instead of counting deals (a handful of rows per stage
+    whatever the number of deals). The deal services keep them exact in the same transaction as the
+    deal write (deals.services.rollups); bulk writers rebuild them with `rollup_rebuild`, and
+    `reconcile_rollups` checks and repairs them. Derived data: no constraint here may refuse a deal
+    write (a row that drifted, even below zero, is the reconciler's to repair, not the rep's problem)."""
+
+    process = models.ForeignKey("salesproc.Process", on_delete=models.CASCADE, related_name="+")
+    stage = models.ForeignKey("salesproc.Stage", on_delete=models.CASCADE, related_name="rollups")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3)
+    open_count = models.BigIntegerField(default=0)
+    amount_sum = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        constraints = [
+            # The upsert key of deals.services.rollups (INSERT … ON CONFLICT on these columns).
+            models.UniqueConstraint(fields=["stage", "owner", "currency"], name="stage_rollup_key"),
+        ]
+        indexes = [
+            # The board's headers: the rows of one process (optionally of some owners), by stage.
+            models.Index(fields=["process", "owner"], name="stage_rollup_process_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage_id}/{self.owner_id}/{self.currency}: {self.open_count}"
+
+
 class TagKind(models.TextChoices):
     COMPETITOR = "competitor", "Competitor"
     OBJECTION = "objection", "Objection"
@@ -334,6 +364,7 @@ class CriterionAnswer(OrgScopedModel):
 
 class DigestKind(models.TextChoices):
     STALE_DEALS = "stale_deals", "Idle deals"
+    STALL_FLAGS = "stall_flags", "Stall flags"
 
 
 class DigestRun(OrgScopedModel):

@@ -3,12 +3,31 @@
 Every function here runs a fixed number of queries, whatever the number of deals, steps, stakeholders or
 activities: the pages' query counts are pinned in tests/deals/test_query_counts.py."""
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Case, Count, F, FilteredRelation, Max, Min, Q, QuerySet, Sum, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import (
+    Case,
+    F,
+    FilteredRelation,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from deals.criteria import CriterionStatus, stage_criteria_status
@@ -25,7 +44,8 @@ from deals.models import (
     StepSource,
     TagKind,
 )
-from orgs.models import Membership, Organization
+from orgs.models import Membership, Organization, user_display_name
+from salesproc.lib.expressions import InSubquery
 from salesproc.models import CriterionKind, ExitCriterion, Process, Stage
 
 BOARD_PAGE_SIZE = 25
@@ -51,21 +71,33 @@ def _owner_filter(filters: BoardFilters, prefix: str = "") -> Q:
     return Q(**{f"{prefix}owner_id__in": sorted(filters.owner_ids)})
 
 
-def _search_filter(org: Organization, filters: BoardFilters, prefix: str = "") -> Q:
-    """Deal name or account name contains `q`. The account match is a subquery, not a join, so the
-    deal queries stay on deal rows."""
-    if not filters.q:
+def deal_search(org: Organization, q: str, *, find_all: bool = False) -> Q:
+    """Deals whose name or account's name contains `q` (any case): the board's, the deal list's and
+    the API's search. The account match is a subquery, not a join, so deal queries stay on deal rows.
+
+    Two forms for PostgreSQL's planner. By default `account_id IN (subquery)`: checked row by row
+    against a hash of the matching accounts, the cheapest when the query walks an index in order and
+    stops at a LIMIT (a list page, a column's next cards). With `find_all`, for a query that reads
+    every match (the board's search totals), `account_id = ANY(ARRAY(subquery))`: then both halves
+    are index conditions (the trigram indexes on UPPER(name), migration deals 0006, and the account
+    foreign key), combined in one bitmap, and the search reads the matching rows, not the table."""
+    if not q:
         return Q()
-    matching_accounts = Account.objects.for_org(org).filter(name__icontains=filters.q).values("id")
-    return Q(**{f"{prefix}name__icontains": filters.q}) | Q(**{f"{prefix}account_id__in": matching_accounts})
+    matching_accounts = Account.objects.for_org(org).filter(name__icontains=q).values("id")
+    if find_all:
+        return Q(name__icontains=q) | Q(InSubquery(F("account_id"), matching_accounts))
+    return Q(name__icontains=q) | Q(account_id__in=matching_accounts)
 
 
-def board_deals(*, org: Organization, process_id: int, filters: BoardFilters) -> QuerySet[Deal]:
-    """Open deals of one process in `org` that match the board's filters (no ordering, no joins)."""
+def board_deals(
+    *, org: Organization, process_id: int, filters: BoardFilters, find_all: bool = False
+) -> QuerySet[Deal]:
+    """Open deals of one process in `org` that match the board's filters (no ordering, no joins);
+    `find_all` as in deal_search."""
     return (
         Deal.objects.for_org(org)
         .filter(process_id=process_id, status=DealStatus.OPEN)
-        .filter(_owner_filter(filters), _search_filter(org, filters))
+        .filter(_owner_filter(filters), deal_search(org, filters.q, find_all=find_all))
     )
 
 
@@ -77,91 +109,211 @@ def board_stages(
     with_other_processes: bool = False,
 ) -> list[Stage]:
     """Stages of the process in order, each annotated with its open deals under `filters`:
-    `open_count`, `amount_sum`, and `currency` (the one currency of those deals, or "" when they mix).
+    `open_count`, `amount_sum`, `currency` (the one currency of those deals, or "" when they mix),
+    `count_is_lower_bound`, and `first_card_ids` (see below). One query, whatever the number of deals.
 
-    One query. Exact counts and sums read each open deal of the process once (about 100 ms at 100k
-    open deals in one process); the first page of cards does not depend on them. With
-    `with_other_processes`, the stages of the org's other active processes come along (with zero
+    Without a search the numbers come from the StageRollup rows of the process (of the filtered
+    owners): exact, a few rows per stage. A search cannot use them: it reads at most
+    BOARD_SEARCH_CAP + 1 matching open deals; when more match, each column's count is how many of those
+    were in it (`count_is_lower_bound`, shown as "N+") and its sum is unknown (None). When they all
+    fit, on PostgreSQL the same pass also picks each column's first cards (`first_card_ids`, a list;
+    None otherwise), so the cards need no second search.
+
+    With `with_other_processes`, the stages of the org's other active processes come along (with zero
     counts): the same query then also feeds the board's process switcher."""
     where = Q(process_id=process_id)
     if with_other_processes:
         where |= Q(process__is_active=True)
-    qs = Stage.objects.for_org(org).filter(where).filter(process__organization=org)
-    # Conditions on the deal row go in the join's ON clause, so only open deals of the process are
-    # joined; the search (which Django does not allow there) filters the aggregates instead.
-    open_deals = FilteredRelation(
-        "deals",
-        condition=Q(deals__process_id=process_id, deals__status=DealStatus.OPEN)
-        & _owner_filter(filters, prefix="deals__"),
-    )
-    search = _search_filter(org, filters, prefix="open_deals__") if filters.q else None
-    rows = list(
-        qs.select_related("process")
-        .annotate(open_deals=open_deals)
-        .annotate(
-            open_count=Count("open_deals", filter=search),
-            amount_sum=Sum("open_deals__amount", filter=search),
-            currency_min=Min("open_deals__currency", filter=search),
-            currency_max=Max("open_deals__currency", filter=search),
-        )
+    qs = (
+        Stage.objects.for_org(org)
+        .filter(where)
+        .filter(process__organization=org)
+        .select_related("process")
         .order_by("process__name", "process_id", "order")
     )
+    if filters.q:
+        return _with_search_totals(qs, org=org, process_id=process_id, filters=filters)
+    # The rollup rows of this process, and of the filtered owners, joined in the ON clause.
+    counted = FilteredRelation(
+        "rollups",
+        condition=Q(rollups__process_id=process_id) & _owner_filter(filters, prefix="rollups__"),
+    )
+    holding = Q(counted__open_count__gt=0)
+    rows = list(
+        qs.annotate(counted=counted).annotate(
+            open_count=Coalesce(Sum("counted__open_count"), 0),
+            amount_sum=Sum("counted__amount_sum"),
+            currency_min=Min("counted__currency", filter=holding),
+            currency_max=Max("counted__currency", filter=holding),
+        )
+    )
     for stage in rows:
-        stage.amount_sum = stage.amount_sum or 0
+        stage.amount_sum = stage.amount_sum or Decimal("0")
         stage.currency = stage.currency_min if stage.currency_min == stage.currency_max else ""
+        stage.count_is_lower_bound = False
+        stage.first_card_ids = None
     return rows
+
+
+# How many matching open deals a board search reads, at most, to total its columns.
+BOARD_SEARCH_CAP = 1000
+
+# {stage_id: [count, sum, min currency, max currency(, first ids)], ...} over the first CAP + 1
+# matches, as JSON text. PostgreSQL also lists each column's first ids in card order.
+_SEARCH_TOTALS_SQL = {
+    "postgresql": (
+        "(SELECT json_object_agg(t.stage_id, json_build_array(t.n, t.total, t.c0, t.c1, t.first_ids))::text "
+        "FROM (SELECT m.stage_id, COUNT(*) AS n, SUM(m.amount) AS total, MIN(m.currency) AS c0, "
+        "MAX(m.currency) AS c1, (ARRAY_AGG(m.id ORDER BY m.stage_entered_at, m.id))[1:{take}] AS first_ids "
+        "FROM ({matches}) m GROUP BY m.stage_id) t)"
+    ),
+    "sqlite": (
+        "(SELECT json_group_object(t.stage_id, json_array(t.n, t.total, t.c0, t.c1)) "
+        "FROM (SELECT m.stage_id, COUNT(*) AS n, SUM(m.amount) AS total, MIN(m.currency) AS c0, "
+        "MAX(m.currency) AS c1 FROM ({matches}) m GROUP BY m.stage_id) t)"
+    ),
+}
+
+
+def _with_search_totals(qs, *, org: Organization, process_id: int, filters: BoardFilters) -> list[Stage]:
+    # The totals are one uncorrelated subquery in the stage query: run once, not once per stage (every
+    # row carries the same JSON text, parsed once here), and one pass over the matching deals, which
+    # the trigram indexes find.
+    matches = (
+        board_deals(org=org, process_id=process_id, filters=filters, find_all=True)
+        .order_by()  # any CAP + 1 of them: no sort
+        .values("id", "stage_id", "stage_entered_at", "amount", "currency")[: BOARD_SEARCH_CAP + 1]
+    )
+    matches_sql, params = matches.query.sql_with_params()
+    totals_sql = (
+        _SEARCH_TOTALS_SQL[connection.vendor]
+        .replace("{take}", str(BOARD_PAGE_SIZE + 1))
+        .replace("{matches}", matches_sql)  # not str.format: the SQL may hold braces
+    )
+    rows = list(qs.annotate(search_totals=RawSQL(totals_sql, params, output_field=TextField())))
+    raw = rows[0].search_totals if rows else None
+    totals = {int(k): v for k, v in json.loads(raw or "{}", parse_float=Decimal).items()}
+    capped = sum(column[0] for column in totals.values()) > BOARD_SEARCH_CAP
+    picks_cards = connection.vendor == "postgresql" and not capped
+    for stage in rows:
+        column = totals.get(stage.id) if stage.process_id == process_id else None
+        n, total, c0, c1, *first_ids = column or (0, 0, "", "", [])
+        stage.open_count = n
+        stage.count_is_lower_bound = capped
+        stage.amount_sum = None if capped else Decimal(total or 0).quantize(Decimal("0.01"))
+        stage.currency = c0 if c0 == c1 else ""
+        stage.first_card_ids = (first_ids[0] or []) if picks_cards else None
+    return rows
+
+
+def board_search_capped(stages: list[Stage]) -> bool:
+    """Whether the board's search matched more deals than it totals (see board_stages)."""
+    return any(s.count_is_lower_bound for s in stages)
+
+
+class BoardCard(NamedTuple):
+    """What a board card shows of a deal, as plain values: 175 cards read as Deal objects with their
+    account and owner cost about 10 ms more than these."""
+
+    id: int
+    organization_id: int
+    owner_id: int
+    name: str
+    stage_id: int
+    version: int
+    amount: Decimal
+    currency: str
+    stage_entered_at: datetime
+    last_activity_at: datetime
+    account_name: str
+    owner_name: str
+
+    @classmethod
+    def of(cls, deal: Deal) -> "BoardCard":
+        """The card of a deal loaded with its account and owner (after a move)."""
+        return cls(
+            *(getattr(deal, name) for name in cls._fields[:10]),
+            account_name=deal.account.name,
+            owner_name=deal.owner.display_name,
+        )
+
+
+# The columns a BoardCard is read from, in its order (the owner's name from the last two).
+_CARD_COLUMNS = (*BoardCard._fields[:10], "account_name", "owner__full_name", "owner__email")
+
+
+def _board_cards(qs: QuerySet[Deal]) -> list[BoardCard]:
+    # The account's name by its primary key, row by row, rather than a join: for a few hundred cards
+    # picked by id, PostgreSQL would hash-join the whole account table (4 ms at 16k accounts).
+    account_name = Subquery(Account.objects.filter(pk=OuterRef("account_id")).order_by().values("name"))
+    return [
+        BoardCard(*row[:11], owner_name=user_display_name(row[11], row[12]))
+        for row in qs.annotate(account_name=account_name).values_list(*_CARD_COLUMNS)
+    ]
 
 
 def board_first_cards(
     *,
     org: Organization,
     process_id: int,
-    stage_ids: list[int],
+    stages: list[Stage],
     filters: BoardFilters,
     per_column: int = BOARD_PAGE_SIZE,
-) -> dict[int, list[Deal]]:
-    """The first `per_column` cards of EVERY column (ordered by stage_entered_at, id), in one query,
-    with account and owner. Returns {stage_id: [deal, ...]}.
+) -> dict[int, tuple[list[BoardCard], bool]]:
+    """The first `per_column` cards of EVERY column (ordered by stage_entered_at, id) of the `stages`
+    (from board_stages), in one query. Returns {stage_id: ([card, ...], whether more follow)}.
 
-    Where the database takes a LIMIT inside a UNION (PostgreSQL), each column is its own bounded range
-    of the `deal_board_keyset` index: `id IN (first 25 of stage 1 UNION ALL first 25 of stage 2 ...)`
-    reads about 25 index entries per column whatever the number of deals (7 ms at 100k open deals,
-    where a ROW_NUMBER() window over the whole process took 270 ms). Elsewhere (SQLite) the deals are
-    ranked within their stage with ROW_NUMBER() and kept while the rank is at most `per_column`."""
-    if not stage_ids:
+    When board_stages already picked the cards (a search that matched few deals, on PostgreSQL), they
+    are read by id. Otherwise, on PostgreSQL, each column is its own bounded range of the
+    `deal_board_keyset` index (a LATERAL subquery per stage): about 26 index entries per column
+    whatever the number of deals (1 ms at 100k open deals, where a ROW_NUMBER() window over the whole
+    process took 270 ms). Elsewhere (SQLite) the deals are ranked within their stage with
+    ROW_NUMBER()."""
+    if not stages:
         return {}
-    deals = board_deals(org=org, process_id=process_id, filters=filters)
-    if connection.features.supports_slicing_ordering_in_compound:
-        per_stage = [
-            deals.filter(stage_id=stage_id).order_by("stage_entered_at", "id").values("id")[:per_column]
-            for stage_id in stage_ids
-        ]
-        first_ids = per_stage[0].union(*per_stage[1:], all=True)
+    take = per_column + 1  # one more than shown: whether the column has a next page
+    if all(s.first_card_ids is not None for s in stages):
+        first_ids = [deal_id for s in stages for deal_id in s.first_card_ids]
     else:
-        first_ids = (
-            deals.annotate(
-                column_rank=Window(
-                    RowNumber(),
-                    partition_by=[F("stage_id")],
-                    order_by=[F("stage_entered_at").asc(), F("id").asc()],
-                )
+        deals = board_deals(org=org, process_id=process_id, filters=filters)
+        if connection.vendor == "postgresql":
+            # For each column, its first `take` deals: one LATERAL subquery per stage id, each a
+            # bounded range of the keyset index (compiled once, where a UNION of seven copies cost
+            # 3 ms of ORM and planning time).
+            firsts = (
+                deals.filter(stage_id=RawSQL("board_columns.stage_id", ()))
+                .order_by("stage_entered_at", "id")
+                .values("id")[:take]
             )
-            .filter(column_rank__lte=per_column)
-            .values("id")
-        )
-    cards = (
-        Deal.objects.for_org(org)
-        .filter(pk__in=first_ids)
-        .select_related("account", "owner")
-        .order_by("stage_id", "stage_entered_at", "id")
+            firsts_sql, params = firsts.query.sql_with_params()
+            first_ids = RawSQL(
+                "SELECT firsts.id FROM unnest(%s::bigint[]) AS board_columns(stage_id) "
+                f"CROSS JOIN LATERAL ({firsts_sql}) AS firsts",
+                ([s.id for s in stages], *params),
+            )
+        else:
+            first_ids = (
+                deals.filter(stage_id__in=[s.id for s in stages])
+                .annotate(
+                    column_rank=Window(
+                        RowNumber(),
+                        partition_by=[F("stage_id")],
+                        order_by=[F("stage_entered_at").asc(), F("id").asc()],
+                    )
+                )
+                .filter(column_rank__lte=take)
+                .values("id")
+            )
+    cards = _board_cards(
+        Deal.objects.for_org(org).filter(pk__in=first_ids).order_by("stage_id", "stage_entered_at", "id")
     )
-    columns: dict[int, list[Deal]] = {}
-    for deal in cards:
-        columns.setdefault(deal.stage_id, []).append(deal)
-    return columns
+    columns: dict[int, list[BoardCard]] = {}
+    for card in cards:
+        columns.setdefault(card.stage_id, []).append(card)
+    return {stage_id: (cards[:per_column], len(cards) > per_column) for stage_id, cards in columns.items()}
 
 
-def board_cursor(deal: Deal) -> str:
+def board_cursor(deal: Deal | BoardCard) -> str:
     """The keyset cursor after `deal` in its column: microseconds since the epoch and the id."""
     micros = (deal.stage_entered_at - _EPOCH) // timedelta(microseconds=1)
     return f"{micros}_{deal.id}"
@@ -190,7 +342,7 @@ def board_column_page(
     filters: BoardFilters,
     after: tuple[datetime, int] | None,
     limit: int = BOARD_PAGE_SIZE,
-) -> tuple[list[Deal], bool]:
+) -> tuple[list[BoardCard], bool]:
     """The next `limit` cards of one column after the keyset `after` = (stage_entered_at, id), and
     whether more follow. Never OFFSET: the condition is written so the index range starts at the
     cursor (`stage_entered_at >= t AND (stage_entered_at > t OR id > i)`)."""
@@ -198,7 +350,7 @@ def board_column_page(
     if after is not None:
         at, deal_id = after
         qs = qs.filter(Q(stage_entered_at__gte=at) & (Q(stage_entered_at__gt=at) | Q(id__gt=deal_id)))
-    rows = list(qs.select_related("account", "owner").order_by("stage_entered_at", "id")[: limit + 1])
+    rows = _board_cards(qs.order_by("stage_entered_at", "id")[: limit + 1])
     return rows[:limit], len(rows) > limit
 
 
@@ -233,7 +385,7 @@ def deal_list_page(
     if owner_id is not None:
         qs = qs.filter(owner_id=owner_id)
     if q:
-        qs = qs.filter(_search_filter(org, BoardFilters(q=q)))
+        qs = qs.filter(deal_search(org, q))
     if before_id is not None:
         qs = qs.filter(id__lt=before_id)
     rows = list(qs.select_related("account", "owner", "stage", "process").order_by("-id")[: limit + 1])

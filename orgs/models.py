@@ -49,7 +49,13 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def display_name(self) -> str:
-        return self.full_name or self.email.split("@")[0]
+        return user_display_name(self.full_name, self.email)
+
+
+def user_display_name(full_name: str, email: str) -> str:
+    """How a person is named on pages: their full name, else their email's local part. For rows read
+    without the User (the board's cards)."""
+    return full_name or email.split("@")[0]
 
 
 class Organization(models.Model):

@@ -50,6 +50,21 @@ def team_user_ids(membership: Membership) -> set[int]:
     return result
 
 
+def org_people(membership: Membership) -> list[Membership]:
+    """The active members of the member's org with their users, by name (the owner pickers). One
+    query, which also settles the member's team for `team_user_ids` (a manager's board needs both):
+    it reads every membership of the org, active or not, as team_user_ids does."""
+    rows = list(
+        Membership.objects.filter(organization_id=membership.organization_id)
+        .select_related("user")
+        .order_by("user__full_name", "user__email", "id")
+    )
+    if getattr(membership, "_team_user_ids", None) is None:
+        links = [(m.id, m.manager_id, m.user_id) for m in rows]
+        membership._team_user_ids = {membership.user_id} | report_user_ids(links, membership.id)
+    return [m for m in rows if m.is_active]
+
+
 def can_edit_deal(membership: Membership, deal) -> bool:
     """Reps edit their own deals; managers their team's; admins every deal of the org."""
     if membership.organization_id != deal.organization_id:

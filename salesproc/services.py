@@ -120,6 +120,14 @@ def _record_version(process: Process, *, author, note: str, force: bool = False)
     return version
 
 
+def _add_steps_to_open_deals(criteria, by: Membership | None) -> None:
+    """Step criteria reach the plans of open deals already in their stage (see deals.services.moves)."""
+    from deals.services.moves import add_criterion_steps_to_open_deals
+
+    for criterion in criteria:
+        add_criterion_steps_to_open_deals(criterion, by_user_id=by.user_id if by else None)
+
+
 def _lock_process(process: Process) -> Process:
     return Process.objects.select_for_update().get(pk=process.pk)
 
@@ -227,6 +235,10 @@ def process_import(
             Process.objects.filter(pk=process.pk).update(description=clean["description"])
             process.description = clean["description"]
     _apply_process_data(process, clean)
+    if not created:
+        _add_steps_to_open_deals(
+            ExitCriterion.objects.filter(stage__process=process, kind=CriterionKind.STEP), by
+        )
     version = _record_version(
         process, author=by.user if by else None, note=note or ("Created" if created else "Imported from file")
     )
@@ -442,6 +454,7 @@ def criterion_add(*, stage: Stage, by: Membership | None, **fields) -> ExitCrite
     crit = ExitCriterion.objects.create(
         organization_id=stage.organization_id, stage=stage, order=order, **fields
     )
+    _add_steps_to_open_deals([crit], by)
     _record_version(
         process, author=by.user if by else None, note=f"{stage.name}: added criterion {crit.label}"
     )
@@ -459,6 +472,7 @@ def criterion_update(*, criterion: ExitCriterion, by: Membership | None, **field
         raise InvalidInput(errors)
     ExitCriterion.objects.filter(pk=criterion.pk).update(**merged)
     criterion.refresh_from_db()
+    _add_steps_to_open_deals([criterion], by)
     _record_version(process, author=by.user if by else None, note=f"Edited criterion {criterion.label}")
     return criterion
 

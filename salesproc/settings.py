@@ -83,17 +83,25 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-    )
-}
+_conn_max_age = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=_conn_max_age
+        )
+    }
+except ValueError as exc:  # dj_database_url's ParseError and UnknownSchemeError
+    # Name the variable but never echo the URL: it carries the database password.
+    raise ImproperlyConfigured(
+        f"DATABASE_URL is not a database URL ({exc}); e.g. postgres://user:pass@host:5432/salesproc"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "orgs.User"
+# ModelBackend that loads a session's user together with their memberships (one query, not two).
+AUTHENTICATION_BACKENDS = ["orgs.backends.MembershipModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -175,6 +183,18 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "stale-deal-digest": {
         "task": "deals.tasks.send_stale_deal_digests",
+        "schedule": 60 * 60 * 24,
+    },
+    "rollup-reconcile": {
+        "task": "deals.tasks.reconcile_rollups_all",
+        "schedule": 60 * 60 * 24,
+    },
+    "stall-detection": {
+        "task": "iteration.tasks_stalls.detect_stalls_all",
+        "schedule": 60 * 60,
+    },
+    "stall-digest": {
+        "task": "iteration.tasks_stalls.send_stall_digests",
         "schedule": 60 * 60 * 24,
     },
 }

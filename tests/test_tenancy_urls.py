@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from deals.services import activity_log, answer_set, stakeholder_add, step_add
+from iteration.models import HistoryImport, StallFlag
 from salesproc.services import criterion_add
 from tests.factories import ContactFactory
 
@@ -38,6 +39,8 @@ ID_KWARGS = {
     "version_id": "version",
     "answer_id": "answer",
     "user_id": "user",
+    "flag_id": "stall_flag",
+    "import_id": "history_import",
 }
 # The admin site has its own permission model; the password-reset link carries a signed user id.
 SKIP_PREFIXES = ("admin/",)
@@ -94,6 +97,19 @@ def _world(org, member, process, account, contact, deal):
     stakeholder = stakeholder_add(deal=deal, by=member, contact=contact, role="champion")
     activity = activity_log(deal=deal, by=member, kind="call", subject="Discovery call")
     answer = answer_set(deal=deal, by=member, criterion=criterion, text="Slow quotes")
+    flag = StallFlag.objects.create(
+        organization=org,
+        deal=deal,
+        stage=deal.stage,
+        rule="stalled",
+        level="advice",
+        days=30,
+        threshold=21,
+        reason="Stalled",
+    )
+    history_import = HistoryImport.objects.create(
+        organization=org, process=process, deals_filename="deals.csv", history_filename="history.csv"
+    )
     process.refresh_from_db()
     return {
         "deal": deal.id,
@@ -109,6 +125,8 @@ def _world(org, member, process, account, contact, deal):
         "version": process.current_version_id,
         "answer": answer.id,
         "user": member.user_id,
+        "stall_flag": flag.id,
+        "history_import": history_import.id,
     }
 
 

@@ -7,10 +7,11 @@ caller saw, and zero rows updated means someone else got there first — nothing
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from deals.criteria import blocking, stage_criteria_status
+from deals.lock_objects import deal_for_update
 from deals.models import Account, Deal, DealStatus, DealStep, DealTag, StageChange, StepSource, TagKind
 from deals.services.common import (
     clean_date,
@@ -21,10 +22,12 @@ from deals.services.common import (
     require_deal_editor,
     require_same_org,
 )
+from deals.services.rollups import ROLLUP_FIELDS, rollup_entry, rollup_track
+from iteration.stalls import CLEARED_BY_CLOSE, CLEARED_BY_MOVE, stall_flags_clear
 from orgs.models import Membership, Role
 from orgs.selectors import can_override_criteria, team_user_ids
 from salesproc.lib.errors import CriteriaUnmet, InvalidInput, NotAllowed, StaleVersion
-from salesproc.models import CriterionKind, Process, Stage
+from salesproc.models import CriterionKind, ExitCriterion, Process, Stage
 
 DEAL_FIELDS = (
     "name",
@@ -137,6 +140,50 @@ def add_stage_steps(deal: Deal, stage: Stage, *, by_user_id: int | None, at: dat
     return len(new)
 
 
+def add_criterion_steps_to_open_deals(criterion: ExitCriterion, *, by_user_id: int | None) -> int:
+    """Put a step criterion into the plan of every open deal already in its stage that lacks it.
+
+    Deals entering the stage later get the step from `_enter_stage`; without this, a deal sitting in
+    the stage when ops add the criterion would have no step to complete and stay blocked. A fixed
+    number of queries however many deals; a concurrent entry that added the step first is skipped."""
+    if criterion.kind != CriterionKind.STEP:
+        return 0
+    missing = Deal.objects.filter(stage_id=criterion.stage_id, status=DealStatus.OPEN).exclude(
+        steps__criterion=criterion
+    )
+    deal_ids = list(missing.values_list("id", flat=True))
+    if not deal_ids:
+        return 0
+    last = dict(
+        DealStep.objects.filter(deal__in=missing.values("id"))
+        .order_by()
+        .values("deal_id")
+        .annotate(m=Max("position"))
+        .values_list("deal_id", "m")
+    )
+    now = timezone.now()
+    DealStep.objects.bulk_create(
+        [
+            DealStep(
+                organization_id=criterion.organization_id,
+                deal_id=deal_id,
+                title=criterion.label,
+                description=criterion.description,
+                source=StepSource.STAGE,
+                stage_id=criterion.stage_id,
+                criterion=criterion,
+                position=last.get(deal_id, -1) + 1,
+                created_by_id=by_user_id,
+                created_at=now,
+            )
+            for deal_id in deal_ids
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    return len(deal_ids)
+
+
 def _enter_stage(
     deal: Deal,
     to_stage: Stage,
@@ -212,7 +259,26 @@ def deal_create(
     )
     _replace_tags(deal, tags)
     _enter_stage(deal, first, by_user_id=by.user_id, at=at)
+    rollup_track(before=None, after=rollup_entry(deal))
     return deal
+
+
+# The deal fields deal_update may change that the board's totals depend on.
+ROLLUP_COUNTED = frozenset({"owner_id", "amount", "currency"})
+
+
+def _locked_rollup_state(deal: Deal, expected_version: int) -> dict:
+    """The deal's rollup fields as stored, with its row locked; StaleVersion when it moved on."""
+    state = (
+        Deal.objects.select_for_update()
+        .filter(pk=deal.pk, version=expected_version)
+        .values(*ROLLUP_FIELDS)
+        .first()
+    )
+    if state is None:
+        current = Deal.objects.filter(pk=deal.pk).values_list("version", flat=True).first()
+        raise StaleVersion(current_version=current or 0)
+    return state
 
 
 @transaction.atomic
@@ -228,15 +294,26 @@ def deal_update(*, deal: Deal, by: Membership, expected_version: int, **data) ->
     account = fields.pop("account", None)
     if account is not None:
         fields["account_id"] = account.id
+    before = None
+    if ROLLUP_COUNTED & fields.keys():
+        # The board's totals move with the owner, amount and currency: read what they were under the
+        # row lock (the deal object in hand may be older than `expected_version`).
+        before = _locked_rollup_state(deal, expected_version)
     _bump(deal, expected_version, **fields)
     if account is not None:
         deal.account = account
     _replace_tags(deal, tags)
+    if before is not None:
+        rollup_track(before=rollup_entry(before), after=rollup_entry({**before, **fields}))
     return deal
 
 
 def _open_deal_locked(deal: Deal, expected_version: int) -> Deal:
-    locked = Deal.objects.select_for_update().select_related("process", "stage").get(pk=deal.pk)
+    # Lock the deal row alone, then read it with its relations. A FOR UPDATE over the join would, after
+    # waiting for a concurrent move, re-check the join against the old stage row and find no deal at
+    # all (DoesNotExist, a 500) instead of the newer version (StaleVersion).
+    deal_for_update(deal.pk)
+    locked = Deal.objects.select_related("process", "stage").get(pk=deal.pk)
     if locked.version != expected_version:
         raise StaleVersion(current_version=locked.version)
     if locked.status != DealStatus.OPEN:
@@ -280,10 +357,13 @@ def deal_move(
                     unmet=[s.as_dict() for s in critical + mandatory], can_override=may_override
                 )
             overridden = [s.as_dict() for s in mandatory]
-    elif override_reason:
+    if not overridden:
+        # A reason is recorded only with what it overrode: history and analytics read a non-empty
+        # override_reason as "a manager waived a criterion here".
         override_reason = ""
     at = at or timezone.now()
     from_stage_id = locked.stage_id
+    before = rollup_entry(locked)
     _bump(locked, expected_version, stage_id=to_stage.id, stage_entered_at=at, last_activity_at=at, _now=at)
     locked.stage = to_stage
     _enter_stage(
@@ -295,6 +375,8 @@ def deal_move(
         override_reason=override_reason,
         overridden=overridden,
     )
+    rollup_track(before=before, after=rollup_entry(locked))
+    stall_flags_clear(locked, CLEARED_BY_MOVE)
     deal.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     deal.stage = to_stage
     return deal
@@ -304,6 +386,7 @@ def _close(deal: Deal, *, by: Membership, expected_version: int, status: str, re
     require_deal_editor(by, deal)
     locked = _open_deal_locked(deal, expected_version)
     at = at or timezone.now()
+    before = rollup_entry(locked)
     _bump(
         locked,
         expected_version,
@@ -314,6 +397,8 @@ def _close(deal: Deal, *, by: Membership, expected_version: int, status: str, re
         _now=at,
     )
     StageChange.objects.filter(deal=locked, left_at__isnull=True).update(left_at=at)
+    rollup_track(before=before, after=None)
+    stall_flags_clear(locked, CLEARED_BY_CLOSE)
     deal.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return deal
 
@@ -337,3 +422,15 @@ def deal_lose(
     return _close(
         deal, by=by, expected_version=expected_version, status=DealStatus.LOST, reason=reason, at=at
     )
+
+
+@transaction.atomic
+def deal_delete(*, deal: Deal) -> None:
+    """Delete a deal and everything that hangs off it; an open deal leaves the board's totals in the
+    same transaction. (Nothing deletes deals today: the admin refuses, since the stage history is
+    read-only there. Whatever does should come through here.)"""
+    locked = Deal.objects.select_for_update().filter(pk=deal.pk).values(*ROLLUP_FIELDS).first()
+    if locked is None:
+        return
+    Deal.objects.filter(pk=deal.pk).delete()
+    rollup_track(before=rollup_entry(locked), after=None)

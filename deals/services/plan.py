@@ -20,6 +20,7 @@ from deals.models import (
     StepSource,
 )
 from deals.services.common import clean_date, clean_text, raise_if, require_deal_editor
+from iteration.stalls import CLEARED_BY_ACTIVITY, stall_flags_clear
 from orgs.models import Membership
 from salesproc.lib.errors import InvalidInput
 from salesproc.models import CriterionKind, ExitCriterion
@@ -171,6 +172,7 @@ def activity_log(
     )
     # Not version-guarded: activity is not an edit of the deal, and Greatest makes concurrent logs safe.
     Deal.objects.filter(pk=deal.pk).update(last_activity_at=Greatest("last_activity_at", occurred_at))
+    stall_flags_clear(deal, CLEARED_BY_ACTIVITY)
     if deal.last_activity_at is None or occurred_at > deal.last_activity_at:
         deal.last_activity_at = occurred_at
     return activity

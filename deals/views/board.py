@@ -3,26 +3,31 @@
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
 from deals.forms import BoardFilterForm, MoveForm
 from deals.models import Deal
 from deals.selectors import (
+    BOARD_SEARCH_CAP,
+    BoardCard,
     BoardFilters,
     active_processes,
     board_column_page,
     board_cursor,
     board_first_cards,
+    board_search_capped,
     board_stages,
     days_in_stage,
-    org_members,
     parse_board_cursor,
 )
 from deals.services import deal_move as deal_move_service
+from deals.views.board_cards import Card, CardRenderer
 from deals.views.common import (
     HtmxHttpRequest,
     concat,
@@ -33,23 +38,10 @@ from deals.views.common import (
     wrong_method,
 )
 from orgs.models import Membership
-from orgs.selectors import can_edit_deal
+from orgs.selectors import can_edit_deal, org_people
 from salesproc.lib.errors import CriteriaUnmet, ServiceError, StaleVersion
 from salesproc.lib.scoping import get_for_org_or_404
 from salesproc.models import Process, Stage
-
-
-@dataclass
-class Card:
-    """A deal as its board card shows it; `days` and the badges are computed, never queried."""
-
-    deal: Deal
-    stage: Stage
-    days: int
-    editable: bool
-    over_expected: bool
-    idle_days: int | None
-    cursor: str
 
 
 @dataclass
@@ -57,9 +49,10 @@ class Column:
     stage: Stage
     cards: list[Card]
     next_cursor: str | None
+    cards_html: SafeString
 
 
-def _cards(deals: list[Deal], stage: Stage, membership: Membership) -> list[Card]:
+def _cards(deals: list[BoardCard], stage: Stage, membership: Membership) -> list[Card]:
     now = timezone.now()
     idle_limit = membership.organization.idle_days
     out = []
@@ -103,10 +96,11 @@ def board_default(request: HtmxHttpRequest, membership: Membership):
 
 @member_view
 def board(request: HtmxHttpRequest, membership: Membership, process_id: int):
-    """The board. Query count is fixed whatever the number of deals: the stages with their counts and
-    sums (which also lists the processes to switch to), the first page of every column, the members
-    for the owner filter — plus the team, for managers."""
+    """The board. Query count is fixed whatever the number of deals: the org's people (the owner
+    filter, and a manager's team), the stages with their counts and sums (which also lists the
+    processes to switch to), and the first page of every column."""
     org = membership.organization
+    members = org_people(membership)
     form = BoardFilterForm(request.GET)
     filters = form.to_filters(membership)
     all_stages = board_stages(org=org, process_id=process_id, filters=filters, with_other_processes=True)
@@ -119,24 +113,28 @@ def board(request: HtmxHttpRequest, membership: Membership, process_id: int):
     for stage in all_stages:
         if not processes or processes[-1].id != stage.process_id:
             processes.append(stage.process)
-    first_cards = board_first_cards(
-        org=org, process_id=process.id, stage_ids=[s.id for s in stages], filters=filters
-    )
+    capped = board_search_capped(stages)
+    first_cards = board_first_cards(org=org, process_id=process.id, stages=stages, filters=filters)
+    renderer = CardRenderer(stages)
     columns = []
     for stage in stages:
-        cards = _cards(first_cards.get(stage.id, []), stage, membership)
-        more = stage.open_count > len(cards)
-        columns.append(Column(stage=stage, cards=cards, next_cursor=cards[-1].cursor if more else None))
+        deals, more = first_cards.get(stage.id, ([], False))
+        cards = _cards(deals, stage, membership)
+        next_cursor = cards[-1].cursor if more else None
+        columns.append(Column(stage, cards, next_cursor, cards_html=renderer.render_all(cards)))
     context = {
         "process": process,
         "processes": processes,
         "columns": columns,
         "stages": stages,
-        "members": org_members(org=org),
+        "members": members,
         "filter_form": form,
         "filter_query": _filter_query(form),
         "filtered": filters != BoardFilters(),
-        "total_count": sum(s.open_count for s in stages),
+        # A search that matched more deals than it totals says "1,000+".
+        "total_count": BOARD_SEARCH_CAP if capped else sum(s.open_count for s in stages),
+        "total_is_lower_bound": capped,
+        "search_cap": BOARD_SEARCH_CAP,
     }
     return render(request, "deals/board.html", context)
 
@@ -145,7 +143,11 @@ def board(request: HtmxHttpRequest, membership: Membership, process_id: int):
 def board_column(request: HtmxHttpRequest, membership: Membership, process_id: int, stage_id: int):
     """ "Load more" for one column: the next page after ?after=<cursor>, and a new button (or none)."""
     org = membership.organization
-    stage = get_for_org_or_404(Stage.objects.filter(process_id=process_id), org, pk=stage_id)
+    # The process's stages (for the cards' "Move to"), among which the column's: one query for both.
+    stages = list(Stage.objects.for_org(org).filter(process_id=process_id).order_by("order"))
+    stage = next((s for s in stages if s.id == stage_id), None)
+    if stage is None:
+        raise Http404("No such stage.")
     if refused := wrong_method(request):
         return refused
     after = parse_board_cursor(request.GET.get("after", ""))
@@ -157,11 +159,9 @@ def board_column(request: HtmxHttpRequest, membership: Membership, process_id: i
         org=org, process_id=process_id, stage_id=stage.id, filters=filters, after=after
     )
     cards = _cards(deals, stage, membership)
-    stages = list(Stage.objects.filter(process_id=process_id).order_by("order"))
     context = {
         "stage": stage,
-        "stages": stages,
-        "cards": cards,
+        "cards_html": CardRenderer(stages).render_all(cards),
         "next_cursor": cards[-1].cursor if more and cards else None,
         "process_id": process_id,
         "filter_query": _filter_query(form),
@@ -219,8 +219,13 @@ def move_on_board(request: HtmxHttpRequest, membership: Membership, deal: Deal) 
     stages = board_stages(org=org, process_id=deal.process_id, filters=filters)
     by_id = {s.id: s for s in stages}
     stage = by_id.get(deal.stage_id, deal.stage)
-    card = _cards([deal], stage, membership)[0]
-    card_response = render(request, "deals/board.html#card", {**context, "card": card, "stages": stages})
+    card = _cards([BoardCard.of(deal)], stage, membership)[0]
+    feedback = render_to_string("deals/board.html#card_feedback", {**context, "deal": deal}, request)
+    card_response = HttpResponse(
+        CardRenderer(stages).render(
+            card, feedback=feedback, has_feedback=bool(context.get("unmet") or context.get("message"))
+        )
+    )
     headers = [
         render(request, "deals/board.html#column_header", {"stage": by_id[sid], "oob": True})
         for sid in dict.fromkeys([from_stage_id, deal.stage_id])

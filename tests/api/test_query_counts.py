@@ -14,8 +14,8 @@ from tests.fixtures import SIMPLE_PROCESS
 
 # token + membership + one page of deals (with account, owner, stage) + their competitors/objections.
 DEAL_LIST_QUERIES_TOKEN = 4
-# session + user + membership + the page + the tags.
-DEAL_LIST_QUERIES_SESSION = 5
+# session + user with memberships + the page + the tags.
+DEAL_LIST_QUERIES_SESSION = 4
 
 
 def build_deals(n, *, owners, process, stages, org):

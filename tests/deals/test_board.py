@@ -362,3 +362,57 @@ def test_a_process_without_stages_has_an_empty_board(client, rep, org):
 
     assert response.status_code == 200
     assert "has no stages yet" in response.content.decode()
+
+
+def test_a_search_matching_more_deals_than_it_totals_shows_lower_bounds(
+    client, rep, process, stages, account, monkeypatch
+):
+    monkeypatch.setattr("deals.selectors.BOARD_SEARCH_CAP", 4)
+    monkeypatch.setattr("deals.views.board.BOARD_SEARCH_CAP", 4)
+    start = timezone.now() - timedelta(days=30)
+    first = [
+        make_deal(rep, process, account, f"Pump {i:02}", at=start + timedelta(hours=i)) for i in range(28)
+    ]
+    make_deal(rep, process, account, "Pump later", stage=stages[1])
+    make_deal(rep, process, account, "Unrelated")
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process, q="pump")).content.decode()
+
+    assert "4+ open deals" in html
+    head = html[html.index(f'id="col-head-{stages[0].id}"') :][:700]
+    assert re.search(r"\d+\+ deals", head) and "Too many matches to total" in head
+    # The cards do not depend on the totals: the first page of the column, in order, and a next page.
+    assert card_ids(html)[:25] == [d.id for d in first[:25]]
+    more = re.search(rf'hx-get="([^"]*/stages/{stages[0].id}/cards/[^"]*)"', html)
+    second = card_ids(client.get(more.group(1).replace("&amp;", "&"), headers=HTMX).content.decode())
+    assert second == [d.id for d in first[25:]]
+
+
+def test_a_search_under_the_cap_totals_exactly(client, rep, process, stages, account):
+    for i in range(3):
+        make_deal(rep, process, account, f"Pump {i}", amount="100")
+    make_deal(rep, process, account, "Pump far", amount="7", stage=stages[2])
+    make_deal(rep, process, account, "Valve", amount="9999")
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process, q="PUMP")).content.decode()
+
+    assert "4 open deals" in html and "+ deal" not in html
+    first = html[html.index(f'id="col-head-{stages[0].id}"') :][:600]
+    assert "3 deals" in first and "$300" in first
+    third = html[html.index(f'id="col-head-{stages[2].id}"') :][:600]
+    assert "1 deal<" in third and "$7" in third
+
+
+def test_card_text_is_escaped(client, rep, process, org):
+    account = AccountFactory(organization=org, name="<i>Ünited</i>")
+    make_deal(rep, process, account, '<b>"Bold" & Co — rollout</b>')
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process)).content.decode()
+
+    assert "<b>" not in html and "<i>" not in html
+    # Outside ASCII as character references: the same text in the browser.
+    assert "&lt;b&gt;&quot;Bold&quot; &amp; Co &#8212; rollout&lt;/b&gt;" in html
+    assert "&lt;i&gt;&#220;nited&lt;/i&gt;" in html

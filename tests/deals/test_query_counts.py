@@ -1,6 +1,7 @@
 """Query counts of the deal pages are part of their contract: they do not grow with the data.
 
-Each count includes the three queries every signed-in page makes (session, user, membership)."""
+Each count includes the two queries every signed-in page makes: the session, and the user with their
+memberships (orgs.backends)."""
 
 import re
 from datetime import timedelta
@@ -13,18 +14,20 @@ from deals.services import activity_log, deal_create, deal_move, stakeholder_add
 from salesproc.services import criterion_add
 from tests.factories import ContactFactory
 
-# session, user, membership + stages with counts and sums (also the process switcher) + the first 25
-# cards of every column + the members for the owner filter.
-BOARD_QUERIES_REP = 6
-# ... + the manager's team (the ?team=1 filter and which cards they may move share it).
-BOARD_QUERIES_MANAGER = 7
-# session, user, membership + the stage + the page of cards + the stages for the cards' "Move to".
-LOAD_MORE_QUERIES = 6
-# session, user, membership + the deal + stages + exit criteria + their status (one per kind present:
-# step, stakeholder role, activity kind, answer) + answers + plan + stakeholders + activities + tags.
-DEAL_PAGE_QUERIES = 15
-# session, user, membership + one page of deals + processes and members for the filters.
-DEAL_LIST_QUERIES = 6
+# session, user with memberships + the org's people (the owner filter, and a manager's team) + stages
+# with counts and sums from the rollups (also the process switcher) + the first cards of every column.
+BOARD_QUERIES_REP = 5
+# The same for a manager: the team (the ?team=1 filter and which cards they may move) comes with the
+# people, and a search's capped totals with the stages.
+BOARD_QUERIES_MANAGER = 5
+# session, user with memberships + the process's stages (the column's among them) + the page of cards.
+LOAD_MORE_QUERIES = 4
+# session, user with memberships + the deal + stages + exit criteria + their status (one per kind
+# present: step, stakeholder role, activity kind, answer) + answers + plan + stakeholders + activities
+# + tags.
+DEAL_PAGE_QUERIES = 14
+# session, user with memberships + one page of deals + processes and members for the filters.
+DEAL_LIST_QUERIES = 5
 
 
 def build_deals(n, *, owners, process, stages, account):

@@ -1,0 +1,374 @@
+"""History import: a team's existing deals and their stage history, from two CSV files, into a process.
+
+- `history_import_validate` reads and checks both files (iteration.history_import_files) and what
+  they mean for the organization, writing nothing;
+- `history_import_run` does the same, then writes everything in one transaction: all or nothing;
+- `history_import_start` keeps the uploaded files in a HistoryImport row and enqueues the job after
+  commit; `history_import_execute` is the job (idempotent: a redelivered task does nothing new).
+
+What is written, per deal (see docs/operations.md, "History import"): the deal found by
+`(organization, external_id)` or created; its account found by name or created; its owner's user and
+membership created when new (inactive, no usable password, role rep); one StageChange per history row
+with `from_stage`, the process's current version and `left_at` chained (the next entry's time, or
+closed_at for the last entry of a closed deal); `stage`, `stage_entered_at` and `last_activity_at`
+from the last entry; DealTag rows for competitors and objections.
+
+Idempotent by external_id: an existing deal is compared field by field, its tags as a set and its
+history by a fingerprint of its entries, and only what differs is written (an unchanged deal keeps
+its row, version and StageChange ids). The writes are set-based: iteration.history_import_write.
+"""
+
+import gc
+import logging
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from deals.models import Deal
+from iteration.history_import_files import (
+    HistoryImportInvalid,
+    Problem,
+    Problems,
+    ReadFiles,
+    TooManyProblems,
+    read_import_files,
+)
+from iteration.history_import_write import import_write
+from iteration.models import HistoryImport, JobStatus
+from orgs.models import Membership, Organization
+from salesproc.lib.errors import InvalidInput, NotAllowed
+from salesproc.models import Process, Stage
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "HistoryImportInvalid",
+    "history_import_execute",
+    "history_import_run",
+    "history_import_start",
+    "history_import_validate",
+]
+
+logger = logging.getLogger(__name__)
+
+# Uploads larger than this are refused before they are stored (100k deals are about 15 MB).
+MAX_FILE_BYTES = 100 * 1024 * 1024
+# Reading is 0–80 % of the bar; the write is one transaction, invisible until it commits.
+READ_SHARE = 80
+
+ProgressCallback = Callable[[int, str], None]
+
+
+def _require_importer(by: Membership | None, org: Organization) -> None:
+    if by is not None and (by.organization_id != org.id or not by.can_edit_process):
+        raise NotAllowed("Only ops and admins import history.")
+
+
+def _stage_ids(process: Process) -> dict[str, int]:
+    return dict(Stage.objects.filter(process=process).order_by("order").values_list("name", "id"))
+
+
+def _read(
+    *,
+    organization: Organization,
+    stage_ids: dict[str, int],
+    deals_file: bytes,
+    history_file: bytes,
+    deals_filename: str,
+    history_filename: str,
+    progress: ProgressCallback | None,
+) -> ReadFiles:
+    """Both files read and checked, or HistoryImportInvalid."""
+    problems = Problems()
+    scaled = None
+    if progress is not None:
+
+        def scaled(percent: int, phase: str) -> None:
+            progress(percent * READ_SHARE // 100, phase)
+
+    try:
+        files = read_import_files(
+            deals_file=deals_file,
+            history_file=history_file,
+            deals_filename=deals_filename,
+            history_filename=history_filename,
+            stage_ids=stage_ids,
+            default_currency=organization.default_currency,
+            problems=problems,
+            progress=scaled,
+        )
+    except TooManyProblems:
+        files = None
+    if problems:
+        raise HistoryImportInvalid(
+            problems.sorted([deals_filename, history_filename]), truncated=problems.truncated
+        )
+    return files
+
+
+def _other_process_conflicts(
+    organization: Organization, process: Process, files: ReadFiles, deals_filename: str
+) -> list[Problem]:
+    """Deals of the file that exist in another process of the org: an import does not move them."""
+    others = (
+        Deal.objects.for_org(organization)
+        .exclude(process=process)
+        .filter(external_id__isnull=False)
+        .values_list("external_id", "process__name")
+        .iterator(chunk_size=10_000)
+    )
+    problems = []
+    for external_id, process_name in others:
+        deal = files.deals.get(external_id)
+        if deal is not None:
+            problems.append(
+                Problem(
+                    deals_filename,
+                    deal.line,
+                    "external_id",
+                    f'"{external_id}" is a deal of the process "{process_name}"; import it there, '
+                    "or give it another external_id.",
+                )
+            )
+    problems.sort(key=lambda p: p.line)
+    return problems
+
+
+def history_import_validate(
+    *,
+    organization: Organization,
+    process: Process,
+    deals_file: bytes,
+    history_file: bytes,
+    deals_filename: str = "deals.csv",
+    history_filename: str = "history.csv",
+    progress: ProgressCallback | None = None,
+) -> ReadFiles:
+    """Check the files as `history_import_run` would, without writing anything. Returns what was
+    read; raises HistoryImportInvalid listing every problem (up to 100)."""
+    if process.organization_id != organization.id:
+        raise InvalidInput({"process": ["Not found."]})
+    files = _read(
+        organization=organization,
+        stage_ids=_stage_ids(process),
+        deals_file=deals_file,
+        history_file=history_file,
+        deals_filename=deals_filename,
+        history_filename=history_filename,
+        progress=progress,
+    )
+    conflicts = _other_process_conflicts(organization, process, files, deals_filename)
+    if conflicts:
+        raise HistoryImportInvalid(conflicts[:100], truncated=len(conflicts) > 100)
+    return files
+
+
+def history_import_run(
+    *,
+    organization: Organization,
+    process: Process,
+    deals_file: bytes,
+    history_file: bytes,
+    by: Membership | None,
+    progress: ProgressCallback | None = None,
+    deals_filename: str = "deals.csv",
+    history_filename: str = "history.csv",
+) -> dict:
+    """Import the files into `process`, all or nothing; returns the counts
+    (deals_created, deals_updated, deals_unchanged, history_rows, members_created, users_created,
+    accounts_created).
+
+    Raises HistoryImportInvalid (nothing written) for any problem in the files, NotAllowed when `by`
+    is not ops or admin (None: a trusted caller such as the command or the job). Imports into one
+    process are serialized by a lock on the process row, which also keeps its stages fixed meanwhile."""
+    _require_importer(by, organization)
+    if process.organization_id != organization.id:
+        raise InvalidInput({"process": ["Not found."]})
+    started = time.monotonic()
+    with _no_cyclic_gc():
+        stage_ids = _stage_ids(process)
+        files = _read(
+            organization=organization,
+            stage_ids=stage_ids,
+            deals_file=deals_file,
+            history_file=history_file,
+            deals_filename=deals_filename,
+            history_filename=history_filename,
+            progress=progress,
+        )
+        if progress is not None:
+            progress(
+                READ_SHARE, f"Writing {len(files.deals):,} deals and {files.history_rows:,} stage entries"
+            )
+        read = time.monotonic()
+        with transaction.atomic():
+            locked = Process.objects.select_for_update().get(pk=process.pk)
+            if _stage_ids(locked) != stage_ids:
+                raise HistoryImportInvalid(
+                    [
+                        Problem(
+                            history_filename,
+                            1,
+                            "stage",
+                            "The process's stages changed meanwhile; import again.",
+                        )
+                    ]
+                )
+            conflicts = _other_process_conflicts(organization, locked, files, deals_filename)
+            if conflicts:
+                raise HistoryImportInvalid(conflicts[:100], truncated=len(conflicts) > 100)
+            timings: dict = {}
+            result = import_write(
+                org=organization,
+                process=locked,
+                deals=files.deals,
+                deals_filename=deals_filename,
+                timings=timings,
+            )
+            written = time.monotonic()
+    logger.info(
+        "History import into process %s: %s; read %.1f s, write %.1f s (foreign key checks %.1f s), "
+        "commit %.1f s",
+        process.pk,
+        result,
+        read - started,
+        written - read,
+        timings.get("checks", 0.0),
+        time.monotonic() - written,
+    )
+    return result
+
+
+@contextmanager
+def _no_cyclic_gc():
+    """The import allocates millions of small objects and no reference cycles; Python's cyclic
+    collector would scan the growing heap again and again (measured: 2 s of 4 to build the rows of
+    500k stage entries)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# The job -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def history_import_start(
+    *,
+    organization: Organization,
+    process: Process,
+    by: Membership | None,
+    deals_file: bytes,
+    history_file: bytes,
+    deals_filename: str = "deals.csv",
+    history_filename: str = "history.csv",
+) -> HistoryImport:
+    """Keep the files in a queued HistoryImport and run it in the worker once this transaction
+    commits. Only ops and admins start imports; the files are checked by the job, not here."""
+    _require_importer(by, organization)
+    if process.organization_id != organization.id:
+        raise InvalidInput({"process": ["Not found."]})
+    too_big = [
+        name
+        for name, data in ((deals_filename, deals_file), (history_filename, history_file))
+        if len(data) > MAX_FILE_BYTES
+    ]
+    if too_big:
+        raise InvalidInput(
+            {"__all__": [f"{name} is larger than {MAX_FILE_BYTES // 2**20} MB." for name in too_big]}
+        )
+    job = HistoryImport.objects.create(
+        organization=organization,
+        process=process,
+        created_by=by.user if by is not None else None,
+        deals_filename=deals_filename[:255],
+        history_filename=history_filename[:255],
+        deals_data=deals_file,
+        history_data=history_file,
+        phase="Waiting for a worker",
+    )
+    from iteration.tasks_imports import run_history_import
+
+    run_history_import.delay_on_commit(job.id)
+    return job
+
+
+def history_import_execute(*, import_id: int) -> HistoryImport | None:
+    """Run a queued import: claim it (a conditional UPDATE), import, record the outcome. Returns None
+    when there is nothing to do: the import is gone, finished, or running elsewhere. A running import
+    whose start is older than the task time limit was abandoned by a dead worker (its transaction
+    rolled back) and is claimed again."""
+    now = timezone.now()
+    abandoned = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimed = (
+        HistoryImport.objects.filter(pk=import_id)
+        .filter(Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, started_at__lt=abandoned))
+        .update(status=JobStatus.RUNNING, started_at=now, progress=0, phase="Starting", errors=[], result={})
+    )
+    if not claimed:
+        return None
+    job = HistoryImport.objects.select_related("organization", "process").get(pk=import_id)
+    # The files as bytes, once: the row's copies are let go so the import does not hold both.
+    deals_file, history_file = bytes(job.deals_data), bytes(job.history_data)
+    job.deals_data = job.history_data = b""
+    mine = HistoryImport.objects.filter(pk=import_id, status=JobStatus.RUNNING, started_at=now)
+    last = {"percent": -1, "phase": ""}
+
+    def progress(percent: int, phase: str) -> None:
+        if percent != last["percent"] or phase != last["phase"]:
+            last.update(percent=percent, phase=phase)
+            mine.update(progress=min(percent, 99), phase=phase[:60])
+
+    outcome: dict = {"progress": 100}
+    try:
+        result = history_import_run(
+            organization=job.organization,
+            process=job.process,
+            deals_file=deals_file,
+            history_file=history_file,
+            by=None,
+            progress=progress,
+            deals_filename=job.deals_filename,
+            history_filename=job.history_filename,
+        )
+    except HistoryImportInvalid as exc:
+        outcome.update(
+            status=JobStatus.FAILED,
+            phase="Nothing imported",
+            errors=exc.as_dicts(),
+            result={"errors_truncated": True} if exc.truncated else {},
+        )
+    except IntegrityError:
+        logger.warning("History import %s conflicted with a concurrent write", import_id, exc_info=True)
+        outcome.update(status=JobStatus.FAILED, phase="Nothing imported", errors=[_failure(_CONFLICT)])
+    except Exception:
+        logger.exception("History import %s failed", import_id)
+        outcome.update(status=JobStatus.FAILED, phase="Nothing imported", errors=[_failure(_CRASH)])
+    else:
+        # The files are dropped once imported: they can be large, and the data now lives in the deals.
+        outcome.update(
+            status=JobStatus.SUCCEEDED, phase="Done", result=result, deals_data=b"", history_data=b""
+        )
+    del deals_file, history_file
+    outcome["finished_at"] = timezone.now()
+    mine.update(**outcome)
+    return HistoryImport.objects.defer("deals_data", "history_data").get(pk=import_id)
+
+
+_CONFLICT = (
+    "Another import or edit wrote the same deals at the same time; nothing was imported. Import again."
+)
+_CRASH = "The import stopped on an unexpected error; nothing was imported. The error is in the worker's log."
+
+
+def _failure(message: str) -> dict:
+    return {"file": "", "line": 0, "column": "", "message": message}
