@@ -308,6 +308,11 @@ class DealStep(OrgScopedModel):
     criterion = models.ForeignKey(
         "salesproc.ExitCriterion", null=True, blank=True, on_delete=models.SET_NULL, related_name="deal_steps"
     )
+    # The play step this line came from (source `play`): a play that stops matching takes back its open
+    # steps; completed ones stay with their history.
+    play_step = models.ForeignKey(
+        "playbooks.PlayStep", null=True, blank=True, on_delete=models.SET_NULL, related_name="deal_steps"
+    )
     position = models.PositiveIntegerField(default=0)
     due_date = models.DateField(null=True, blank=True)
     assignee = models.ForeignKey(
@@ -330,6 +335,12 @@ class DealStep(OrgScopedModel):
                 fields=["deal", "criterion"],
                 condition=Q(criterion__isnull=False),
                 name="deal_step_once_per_criterion",
+            ),
+            # Re-evaluating a play must not add its steps twice.
+            models.UniqueConstraint(
+                fields=["deal", "play_step"],
+                condition=Q(play_step__isnull=False),
+                name="deal_step_once_per_play_step",
             ),
         ]
         indexes = [models.Index(fields=["deal", "position"], name="deal_step_deal_position")]
