@@ -12,6 +12,7 @@ from typing import NamedTuple
 from django.db import connection
 from django.db.models import (
     Case,
+    CharField,
     F,
     FilteredRelation,
     Max,
@@ -27,7 +28,7 @@ from django.db.models import (
     Window,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import Coalesce, Concat, RowNumber
 from django.utils import timezone
 
 from deals.criteria import CriterionStatus, stage_criteria_status
@@ -44,6 +45,8 @@ from deals.models import (
     StepSource,
     TagKind,
 )
+from iteration.models import StallFlag
+from iteration.stalls.flags import with_level_rank
 from orgs.models import Membership, Organization, user_display_name
 from salesproc.lib.expressions import InSubquery
 from salesproc.models import CriterionKind, ExitCriterion, Process, Stage
@@ -227,19 +230,44 @@ class BoardCard(NamedTuple):
     last_activity_at: datetime
     account_name: str
     owner_name: str
+    # The worst unsnoozed stall flag as "level|rule|reason", or None.
+    stall: str | None = None
 
     @classmethod
-    def of(cls, deal: Deal) -> "BoardCard":
+    def of(cls, deal: Deal, stall: str | None = None) -> "BoardCard":
         """The card of a deal loaded with its account and owner (after a move)."""
         return cls(
             *(getattr(deal, name) for name in cls._fields[:10]),
             account_name=deal.account.name,
             owner_name=deal.owner.display_name,
+            stall=stall,
         )
 
 
-# The columns a BoardCard is read from, in its order (the owner's name from the last two).
-_CARD_COLUMNS = (*BoardCard._fields[:10], "account_name", "owner__full_name", "owner__email")
+# The columns a BoardCard is read from, in its order (the owner's name from the two after the account).
+_CARD_COLUMNS = (*BoardCard._fields[:10], "account_name", "owner__full_name", "owner__email", "stall")
+
+
+def _worst_stall_flags(deal_ref) -> QuerySet[StallFlag]:
+    today = timezone.localdate()
+    return (
+        with_level_rank(StallFlag.objects.filter(deal_id=deal_ref))
+        .filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=today))
+        .order_by("-level_rank", "-days", "rule")
+        .annotate(packed=Concat("level", Value("|"), "rule", Value("|"), "reason", output_field=CharField()))
+        .values_list("packed", flat=True)
+    )
+
+
+def worst_stall_flag() -> Subquery:
+    """The deal's worst unsnoozed stall flag packed as "level|rule|reason" (a subquery on the unique
+    (deal, rule) index, so the board's card query stays one query)."""
+    return Subquery(_worst_stall_flags(OuterRef("pk"))[:1])
+
+
+def deal_worst_stall_flag(deal_id: int) -> str | None:
+    """One deal's worst unsnoozed stall flag, packed as on the board (after a move)."""
+    return _worst_stall_flags(deal_id).first()
 
 
 def _board_cards(qs: QuerySet[Deal]) -> list[BoardCard]:
@@ -247,8 +275,10 @@ def _board_cards(qs: QuerySet[Deal]) -> list[BoardCard]:
     # picked by id, PostgreSQL would hash-join the whole account table (4 ms at 16k accounts).
     account_name = Subquery(Account.objects.filter(pk=OuterRef("account_id")).order_by().values("name"))
     return [
-        BoardCard(*row[:11], owner_name=user_display_name(row[11], row[12]))
-        for row in qs.annotate(account_name=account_name).values_list(*_CARD_COLUMNS)
+        BoardCard(*row[:11], owner_name=user_display_name(row[11], row[12]), stall=row[13])
+        for row in qs.annotate(account_name=account_name, stall=worst_stall_flag()).values_list(
+            *_CARD_COLUMNS
+        )
     ]
 
 

@@ -24,6 +24,7 @@ from deals.selectors import (
     board_search_capped,
     board_stages,
     days_in_stage,
+    deal_worst_stall_flag,
     parse_board_cursor,
 )
 from deals.services import deal_move as deal_move_service
@@ -54,11 +55,9 @@ class Column:
 
 def _cards(deals: list[BoardCard], stage: Stage, membership: Membership) -> list[Card]:
     now = timezone.now()
-    idle_limit = membership.organization.idle_days
     out = []
     for deal in deals:
         days = days_in_stage(deal, now)
-        idle = (now - deal.last_activity_at).days if deal.last_activity_at else None
         out.append(
             Card(
                 deal=deal,
@@ -66,7 +65,6 @@ def _cards(deals: list[BoardCard], stage: Stage, membership: Membership) -> list
                 days=days,
                 editable=can_edit_deal(membership, deal),
                 over_expected=bool(stage.expected_days and days > stage.expected_days),
-                idle_days=idle if idle is not None and idle > idle_limit else None,
                 cursor=board_cursor(deal),
             )
         )
@@ -219,7 +217,7 @@ def move_on_board(request: HtmxHttpRequest, membership: Membership, deal: Deal) 
     stages = board_stages(org=org, process_id=deal.process_id, filters=filters)
     by_id = {s.id: s for s in stages}
     stage = by_id.get(deal.stage_id, deal.stage)
-    card = _cards([BoardCard.of(deal)], stage, membership)[0]
+    card = _cards([BoardCard.of(deal, deal_worst_stall_flag(deal.id))], stage, membership)[0]
     feedback = render_to_string("deals/board.html#card_feedback", {**context, "deal": deal}, request)
     card_response = HttpResponse(
         CardRenderer(stages).render(

@@ -21,7 +21,16 @@ from deals.templatetags.deal_format import days as days_text
 from deals.templatetags.deal_format import money
 from salesproc.models import Stage
 
-_ID = 987654321  # reversed once per response, then replaced by each deal's id
+_ID = 987654321
+
+# A stall flag's badge: colour by level, short label by rule (the reason is the title).
+_STALL_CLASS = {"advice": "text-bg-info", "warning": "text-bg-warning", "red_flag": "text-bg-danger"}
+_STALL_LEVEL = {"advice": "Advice", "warning": "Warning", "red_flag": "Red flag"}
+_STALL_RULE = {
+    "no_activity": "idle",
+    "stalled": "stalled",
+    "age": "aging",
+}  # reversed once per response, then replaced by each deal's id
 
 
 def _e(text) -> str:
@@ -43,7 +52,6 @@ class Card:
     days: int
     editable: bool
     over_expected: bool
-    idle_days: int | None
     cursor: str
 
 
@@ -83,11 +91,12 @@ class CardRenderer:
         else:
             days_class, days_title = "text-bg-light border", "Time in this stage"
         idle = ""
-        if card.idle_days:
-            idle_text = days_text(card.idle_days)
+        if deal.stall:
+            level, rule, reason = deal.stall.split("|", 2)
             idle = (
-                f'<span class="badge text-bg-danger" title="No activity or stage change for {idle_text}">'
-                f"idle {idle_text}</span>"
+                f'<span class="badge stall-badge {_STALL_CLASS.get(level, "text-bg-info")}" '
+                f'title="{_e(_STALL_LEVEL.get(level, level))}: {_e(reason)}" data-testid="stall-badge" '
+                f'data-level="{_e(level)}">{_STALL_RULE.get(rule, "stall")}</span>'
             )
         move = ""
         if card.editable:

@@ -416,3 +416,49 @@ def test_card_text_is_escaped(client, rep, process, org):
     # Outside ASCII as character references: the same text in the browser.
     assert "&lt;b&gt;&quot;Bold&quot; &amp; Co &#8212; rollout&lt;/b&gt;" in html
     assert "&lt;i&gt;&#220;nited&lt;/i&gt;" in html
+
+
+def _flag(deal, level, rule, reason, *, snoozed_until=None):
+    from iteration.models import StallFlag
+
+    return StallFlag.objects.create(
+        organization=deal.organization,
+        deal=deal,
+        stage=deal.stage,
+        rule=rule,
+        level=level,
+        days=30,
+        threshold=14,
+        reason=reason,
+        snoozed_until=snoozed_until,
+    )
+
+
+def _card_html(html: str, deal) -> str:
+    start = html.index(f'id="deal-card-{deal.id}"')
+    return html[start : html.index("</article>", start)]
+
+
+def test_cards_show_the_worst_unsnoozed_stall_flag(client, rep, process, stages, account):
+    flagged = make_deal(rep, process, account, "Flagged")
+    snoozed = make_deal(rep, process, account, "Snoozed")
+    calm = make_deal(rep, process, account, "Calm")
+    _flag(flagged, "advice", "no_activity", "No activity for 15 days")
+    _flag(flagged, "red_flag", "stalled", "In Qualify for 30 days <b>")
+    _flag(
+        snoozed,
+        "warning",
+        "no_activity",
+        "No activity for 22 days",
+        snoozed_until=timezone.localdate() + timedelta(days=3),
+    )
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process)).content.decode()
+
+    card = _card_html(html, flagged)
+    assert card.count('data-testid="stall-badge"') == 1
+    assert 'data-level="red_flag"' in card and "text-bg-danger" in card
+    assert "In Qualify for 30 days &lt;b&gt;" in card
+    assert 'data-testid="stall-badge"' not in _card_html(html, snoozed)
+    assert 'data-testid="stall-badge"' not in _card_html(html, calm)

@@ -747,3 +747,34 @@ def test_every_deal_page_url_with_an_id_is_404_for_another_orgs_objects(client, 
         assert client.post(target, {"version": 1}, headers=HTMX).status_code == 404, target
         checked += 1
     assert checked >= 10
+
+
+def test_deal_page_shows_the_deals_stall_flags_with_a_snooze_form(client, rep, deal):
+    from iteration.models import StallFlag
+
+    StallFlag.objects.create(
+        organization=deal.organization,
+        deal=deal,
+        stage=deal.stage,
+        rule="no_activity",
+        level="warning",
+        days=22,
+        threshold=14,
+        reason="No activity for 22 days",
+    )
+    client.force_login(rep.user)
+
+    html = client.get(reverse("deal_detail", args=[deal.id])).content.decode()
+
+    section = html[html.index('id="deal-stall-flags"') :]
+    assert "No activity for 22 days" in section[:3000]
+    assert 'data-testid="deal-stall-flag"' in section[:3000]
+    assert "snooze" in section[:3000].lower()
+
+
+def test_deal_page_hides_the_stall_section_without_flags(client, rep, deal):
+    client.force_login(rep.user)
+
+    html = client.get(reverse("deal_detail", args=[deal.id])).content.decode()
+
+    assert 'data-testid="deal-stall-flag"' not in html

@@ -25,7 +25,7 @@ LOAD_MORE_QUERIES = 4
 # session, user with memberships + the deal + stages + exit criteria + their status (one per kind
 # present: step, stakeholder role, activity kind, answer) + answers + plan + stakeholders + activities
 # + tags.
-DEAL_PAGE_QUERIES = 14
+DEAL_PAGE_QUERIES = 15  # includes the stall flags section
 # session, user with memberships + one page of deals + processes and members for the filters.
 DEAL_LIST_QUERIES = 5
 
