@@ -333,9 +333,9 @@ def deal_move(
 ) -> Deal:
     """Move an open deal to another stage of its process.
 
-    A forward move needs the current stage's exit criteria: unmet mandatory ones may be overridden by
-    a manager with a reason (recorded on the StageChange), unmet critical ones never. Back-moves are
-    free. Exactly one StageChange is written; the previous entry's `left_at` is closed; the new
+    A forward move needs the exit criteria of the current stage and of any stage it skips: unmet
+    mandatory ones may be overridden by a manager with a reason (recorded on the StageChange), unmet
+    critical ones never. Back-moves are free. Exactly one StageChange is written; the previous entry's `left_at` is closed; the new
     stage's steps join the plan. A stale `expected_version` writes nothing."""
     require_deal_editor(by, deal)
     locked = _open_deal_locked(deal, expected_version)
@@ -346,7 +346,16 @@ def deal_move(
     override_reason = (override_reason or "").strip()
     overridden: list[dict] = []
     if to_stage.order > locked.stage.order:
-        statuses = stage_criteria_status(locked)
+        # The exit criteria of the stage being left and of every stage skipped on the way: skipping a
+        # stage does not skip what it requires.
+        criteria = list(
+            ExitCriterion.objects.filter(
+                stage__process_id=locked.process_id,
+                stage__order__gte=locked.stage.order,
+                stage__order__lt=to_stage.order,
+            ).order_by("stage__order", "order", "id")
+        )
+        statuses = stage_criteria_status(locked, criteria=criteria)
         mandatory, critical = blocking(statuses)
         if critical or mandatory:
             may_override = not critical and can_override_criteria(by, locked)

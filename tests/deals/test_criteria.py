@@ -449,3 +449,54 @@ def test_back_moves_are_never_gated(kind, importance, rep, process, stages, acco
     assert_moved_without_override(deal, stages[0])
     assert deal.version == 3
     assert StageChange.objects.filter(deal=deal).count() == 3
+
+
+@pytest.mark.parametrize("kind", ["step", "field", "stakeholder_role", "answer"])
+def test_skipping_a_stage_does_not_skip_its_critical_criteria(kind, rep, manager, process, stages, account):
+    deal, criterion = gated_deal(
+        rep=rep, process=process, account=account, stage=stages[1], kind=kind, importance="critical"
+    )
+    before = state(deal)
+
+    with pytest.raises(CriteriaUnmet) as exc:
+        deal_move(
+            deal=deal, to_stage=stages[3], by=manager, expected_version=deal.version, override_reason="Rush"
+        )
+
+    assert [c["id"] for c in exc.value.unmet] == [criterion.id]
+    assert exc.value.can_override is False
+    assert state(deal) == before
+
+
+def test_skipping_a_stage_with_a_mandatory_criterion_needs_a_managers_override(
+    rep, manager, process, stages, account
+):
+    deal, criterion = gated_deal(
+        rep=rep, process=process, account=account, stage=stages[2], kind="field", importance="mandatory"
+    )
+    with pytest.raises(CriteriaUnmet):
+        deal_move(deal=deal, to_stage=stages[3], by=rep, expected_version=deal.version)
+
+    moved = deal_move(
+        deal=deal,
+        to_stage=stages[3],
+        by=manager,
+        expected_version=deal.version,
+        override_reason="Signed early",
+    )
+
+    entry = StageChange.objects.get(deal=deal, to_stage=stages[3])
+    assert moved.stage_id == stages[3].id
+    assert entry.override_reason == "Signed early"
+    assert [c["id"] for c in entry.overridden_criteria] == [criterion.id]
+
+
+def test_moving_to_the_next_stage_ignores_criteria_of_later_stages(rep, process, stages, account):
+    gated_deal(
+        rep=rep, process=process, account=account, stage=stages[1], kind="field", importance="critical"
+    )
+    deal = Deal.objects.get(name="Globex rollout")
+
+    moved = deal_move(deal=deal, to_stage=stages[1], by=rep, expected_version=deal.version)
+
+    assert moved.stage_id == stages[1].id
