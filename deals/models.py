@@ -180,11 +180,15 @@ class StageChange(OrgScopedModel):
     """Append-only log of stage entries; `left_at` is set by the next move or the close, in the same
     transaction, so time in stage is a plain aggregate."""
 
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    # No single-column indexes on deal and to_stage: the composite indexes below lead with them, and
+    # every extra index slows the bulk history import.
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes", db_index=False)
     from_stage = models.ForeignKey(
         "salesproc.Stage", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    to_stage = models.ForeignKey("salesproc.Stage", on_delete=models.PROTECT, related_name="entries")
+    to_stage = models.ForeignKey(
+        "salesproc.Stage", on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
