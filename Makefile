@@ -40,8 +40,14 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Benchmarks run on PostgreSQL (the database below is created if missing and reused between runs).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/salesproc_bench
+
 bench: install
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/run.py $(BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/import_bench.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/metrics_bench.py
+	@if [ -f bench/playbooks_bench.py ]; then DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/playbooks_bench.py; fi
 
 worker: install
 	$(BIN)/celery -A salesproc worker -l info
