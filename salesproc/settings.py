@@ -193,6 +193,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "iteration.tasks_stalls.detect_stalls_all",
         "schedule": 60 * 60,
     },
+    "metrics-refresh": {
+        "task": "iteration.tasks_metrics.refresh_all_metrics",
+        "schedule": 60 * 60 * 24,
+    },
     "stall-digest": {
         "task": "iteration.tasks_stalls.send_stall_digests",
         "schedule": 60 * 60 * 24,
@@ -226,6 +230,8 @@ SPECTACULAR_SETTINGS = {
         "CriterionKindEnum": "salesproc.models.CriterionKind",
         "StakeholderRoleEnum": "deals.models.StakeholderRole",
         "MemberRoleEnum": "orgs.models.Role",
+        "JobStatusEnum": "iteration.models.JobStatus",
+        "DealStatusEnum": "deals.models.DealStatus",
     },
 }
 

@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from deals.services import activity_log, answer_set, stakeholder_add, step_add
-from iteration.models import HistoryImport, StallFlag
+from iteration.models import HistoryImport, MetricRun, StallFlag
 from salesproc.services import criterion_add
 from tests.factories import ContactFactory
 
@@ -41,6 +41,7 @@ ID_KWARGS = {
     "user_id": "user",
     "flag_id": "stall_flag",
     "import_id": "history_import",
+    "run_id": "metric_run",
 }
 # The admin site has its own permission model; the password-reset link carries a signed user id.
 SKIP_PREFIXES = ("admin/",)
@@ -110,6 +111,7 @@ def _world(org, member, process, account, contact, deal):
     history_import = HistoryImport.objects.create(
         organization=org, process=process, deals_filename="deals.csv", history_filename="history.csv"
     )
+    metric_run = MetricRun.objects.create(organization=org, process=process, status="succeeded")
     process.refresh_from_db()
     return {
         "deal": deal.id,
@@ -127,6 +129,7 @@ def _world(org, member, process, account, contact, deal):
         "user": member.user_id,
         "stall_flag": flag.id,
         "history_import": history_import.id,
+        "metric_run": metric_run.id,
     }
 
 
