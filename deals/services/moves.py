@@ -7,7 +7,7 @@ caller saw, and zero rows updated means someone else got there first — nothing
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Subquery
 from django.utils import timezone
 
 from deals.criteria import blocking, stage_criteria_status
@@ -203,10 +203,14 @@ def _enter_stage(
         to_stage=to_stage,
         entered_at=at,
         by_id=by_user_id,
-        process_version_id=deal.process.current_version_id,
+        # The version in force now, read in the INSERT: the process object the caller holds may be
+        # older than the last process edit.
+        process_version_id=Subquery(Process.objects.filter(pk=deal.process_id).values("current_version_id")),
         override_reason=override_reason,
         overridden_criteria=overridden or [],
     )
+    # The attribute holds the expression; drop it so reading it loads the stored id.
+    entry.__dict__.pop("process_version_id", None)
     add_stage_steps(deal, to_stage, by_user_id=by_user_id, at=at)
     return entry
 

@@ -6,6 +6,7 @@
 - `GET /api/processes/{process_id}/metrics/versions/{version_id}/`: the snapshot's numbers for deals
   that entered each stage under that process version (its id, as in the process's version list).
 - `POST /api/processes/{process_id}/metrics/refresh/`: queue a refresh (ops, admins) → 202 with the run.
+- `GET /api/processes/{process_id}/compare/?a=N&b=M` or `?split=TIME`: version comparison.
 - `GET /api/metric-runs/{run_id}/`: a run's status and progress."""
 
 from django.urls import path, reverse
@@ -16,6 +17,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from iteration.compare import compare_split, compare_versions
 from iteration.metrics import MetricFilters, process_metrics
 from iteration.models import JobStatus, MetricRun, MetricSnapshot
 from iteration.snapshots import metric_run_request
@@ -152,6 +154,50 @@ class ProcessVersionMetricsApi(ProcessScopedApi):
         return Response(process_metrics(process=self.process, filters=MetricFilters(process_version=number)))
 
 
+class CompareQuerySerializer(serializers.Serializer):
+    a = serializers.IntegerField(required=False, min_value=1, help_text="Version number of cohort A")
+    b = serializers.IntegerField(required=False, min_value=1, help_text="Version number of cohort B")
+    split = serializers.DateTimeField(required=False, help_text="Or: entries before (A) and from (B) this")
+
+    def validate(self, attrs):
+        versions = "a" in attrs or "b" in attrs
+        if versions and "split" in attrs:
+            raise serializers.ValidationError(
+                {"split": ["Give two versions (a and b) or a split date, not both."]}
+            )
+        if not versions and "split" not in attrs:
+            raise serializers.ValidationError({"a": ["Give two versions (a and b) or a split date."]})
+        if versions and not ("a" in attrs and "b" in attrs):
+            raise serializers.ValidationError({"b" if "a" in attrs else "a": ["Give both versions."]})
+        return attrs
+
+
+@extend_schema(tags=["metrics"])
+class ProcessCompareApi(ProcessScopedApi):
+    """Did the tweak work? Each stage's conversion and median days for two cohorts (two process
+    versions, or before and after a date) with the difference, its 95% interval, the p-value and a
+    verdict ("better", "worse", "not enough data yet" with how many more resolved deals are needed)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("a", OpenApiTypes.INT, description="Version number of cohort A"),
+            OpenApiParameter("b", OpenApiTypes.INT, description="Version number of cohort B"),
+            OpenApiParameter(
+                "split", OpenApiTypes.DATETIME, description="Or: before (A) / from (B) this time"
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request, process_id: int):
+        _require_analytics(request)
+        query = CompareQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        if "split" in data:
+            return Response(compare_split(process=self.process, split=data["split"]))
+        return Response(compare_versions(process=self.process, version_a=data["a"], version_b=data["b"]))
+
+
 class MetricRunOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     process = serializers.IntegerField(source="process_id")
@@ -206,5 +252,6 @@ urlpatterns = [
         ProcessMetricsRefreshApi.as_view(),
         name="process_metrics_refresh",
     ),
+    path("processes/<int:process_id>/compare/", ProcessCompareApi.as_view(), name="process_compare"),
     path("metric-runs/<int:run_id>/", MetricRunDetailApi.as_view(), name="metric_run_detail"),
 ]

@@ -249,3 +249,20 @@ def test_two_concurrent_writes_with_the_same_version_one_wins(actions, rep, proc
             "won" if winner == "win" else "lost",
             [stages[0].id],
         )
+
+
+def test_an_entry_records_the_version_in_force_even_from_a_stale_process_object(
+    rep, ops, process, stages, account
+):
+    from salesproc.services import stage_update
+
+    stale = process  # loaded before the edit below; its current_version is the old one
+    old_version = stale.current_version_id
+    stage_update(stage=stages[0], by=ops, expected_days=5)
+
+    deal = deal_create(by=rep, process=stale, name="After the edit", account=account)
+
+    entry = StageChange.objects.get(deal=deal)
+    assert stale.current_version_id == old_version
+    assert entry.process_version_id != old_version
+    assert entry.process_version.number == process.versions.order_by("-number").first().number
