@@ -1,3 +1,12 @@
-"""Pages for metrics."""
+"""Pages for the insights of a process."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from iteration.views import insights
+
+urlpatterns = [
+    path("insights/", insights.insights_default, name="insights_default"),
+    path("processes/<int:process_id>/insights/", insights.insights, name="insights"),
+    path("processes/<int:process_id>/insights/refresh/", insights.insights_refresh, name="insights_refresh"),
+    path("insights/runs/<int:run_id>/", insights.insights_run, name="insights_run"),
+]
