@@ -462,7 +462,9 @@ def criterion_add(*, stage: Stage, by: Membership | None, **fields) -> ExitCrite
 
 
 @transaction.atomic
-def criterion_update(*, criterion: ExitCriterion, by: Membership | None, **fields) -> ExitCriterion:
+def criterion_update(
+    *, criterion: ExitCriterion, by: Membership | None, note: str = "", **fields
+) -> ExitCriterion:
     _require_process_editor(by, criterion.stage.process.organization)
     process = _lock_process(criterion.stage.process)
     merged = {k: getattr(criterion, k) for k in CRITERION_EDITABLE}
@@ -473,7 +475,9 @@ def criterion_update(*, criterion: ExitCriterion, by: Membership | None, **field
     ExitCriterion.objects.filter(pk=criterion.pk).update(**merged)
     criterion.refresh_from_db()
     _add_steps_to_open_deals([criterion], by)
-    _record_version(process, author=by.user if by else None, note=f"Edited criterion {criterion.label}")
+    _record_version(
+        process, author=by.user if by else None, note=note or f"Edited criterion {criterion.label}"
+    )
     return criterion
 
 
