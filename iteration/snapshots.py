@@ -7,8 +7,10 @@ the process's snapshot in one transaction, only once everything is computed.
   finds it claimed and does nothing.
 - A run that fails (or is killed) leaves the previous snapshot as it was; a run still "running" after
   the task time limit is treated as abandoned and marked failed by the next request.
+- A run that succeeded then refreshes the process's suggestions (iteration.suggestions).
 """
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -19,9 +21,12 @@ from django.utils import timezone
 from deals.models import StageChange
 from iteration.metrics import MetricFilters, process_metrics
 from iteration.models import ACTIVE_JOB_STATUSES, JobStatus, MetricRun, MetricSnapshot
+from iteration.suggestions import suggestions_refresh
 from orgs.models import Membership
 from salesproc.lib.errors import NotAllowed
 from salesproc.models import Process, ProcessVersion
+
+logger = logging.getLogger(__name__)
 
 
 def _abandon_stuck_runs(process: Process) -> None:
@@ -106,6 +111,12 @@ def metric_run_execute(run_id: int, *, compute: Callable = process_metrics) -> b
             status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
         )
         raise
+    # Fresh numbers, fresh suggestions. The snapshot stands on its own: a failure here is logged and
+    # left to the nightly suggestions job rather than failing the run.
+    try:
+        suggestions_refresh(process=process, now=now)
+    except Exception:
+        logger.exception("Refreshing the suggestions of process %s failed", process.pk)
     return True
 
 

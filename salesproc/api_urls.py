@@ -43,4 +43,5 @@ urlpatterns = [
     path("", include("iteration.api.imports")),
     path("", include("iteration.api.metrics")),
     path("", include("iteration.api.stalls")),
+    path("", include("iteration.api.suggestions")),
 ]

@@ -197,6 +197,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "iteration.tasks_metrics.refresh_all_metrics",
         "schedule": 60 * 60 * 24,
     },
+    "suggestions-refresh": {
+        "task": "iteration.tasks_suggestions.refresh_all_suggestions",
+        "schedule": 60 * 60 * 24,
+    },
     "stall-digest": {
         "task": "iteration.tasks_stalls.send_stall_digests",
         "schedule": 60 * 60 * 24,

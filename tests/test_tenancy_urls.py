@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from deals.services import activity_log, answer_set, stakeholder_add, step_add
-from iteration.models import HistoryImport, MetricRun, StallFlag
+from iteration.models import HistoryImport, MetricRun, StallFlag, Suggestion
 from salesproc.services import criterion_add
 from tests.factories import ContactFactory
 
@@ -42,6 +42,7 @@ ID_KWARGS = {
     "flag_id": "stall_flag",
     "import_id": "history_import",
     "run_id": "metric_run",
+    "suggestion_id": "suggestion",
 }
 # The admin site has its own permission model; the password-reset link carries a signed user id.
 SKIP_PREFIXES = ("admin/",)
@@ -112,6 +113,15 @@ def _world(org, member, process, account, contact, deal):
         organization=org, process=process, deals_filename="deals.csv", history_filename="history.csv"
     )
     metric_run = MetricRun.objects.create(organization=org, process=process, status="succeeded")
+    suggestion = Suggestion.objects.create(
+        organization=org,
+        process=process,
+        stage=stage,
+        kind="expected_days",
+        subject=f"stage:{stage.id}",
+        title=f"{stage.name}: set expected days to 30",
+        change={"expected_days": 30},
+    )
     process.refresh_from_db()
     return {
         "deal": deal.id,
@@ -130,6 +140,7 @@ def _world(org, member, process, account, contact, deal):
         "stall_flag": flag.id,
         "history_import": history_import.id,
         "metric_run": metric_run.id,
+        "suggestion": suggestion.id,
     }
 
 

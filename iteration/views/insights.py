@@ -1,5 +1,6 @@
 """The insights page of a process (managers, ops and admins): the funnel with interval whiskers, days in
-stage, stalled deals per stage, and "did the tweak work?" — the version comparison. Ops and admins
+stage (box plot), conversion by month, stalled deals per stage, "did the tweak work?" — the version
+comparison — and the suggestions, which ops apply or dismiss from here. Ops and admins
 refresh the snapshot from here and watch the run's progress (htmx polling).
 
 Without filters the page shows the last snapshot (or computes live when there is none); with filters it
@@ -16,15 +17,17 @@ from django.utils import timezone
 
 from deals.selectors import active_processes
 from deals.views.common import member_view, wrong_method
-from iteration.charts import SMALL_SAMPLE, days_chart, funnel_chart
+from iteration.charts import SMALL_SAMPLE, days_chart, funnel_chart, monthly_chart
 from iteration.compare import compare_split, compare_versions
 from iteration.metrics import MetricFilters, process_metrics
 from iteration.models import MetricRun, MetricSnapshot
 from iteration.snapshots import metric_run_request
+from iteration.trends import conversion_by_month, days_in_stage_distribution
+from iteration.views.suggestions import suggestions_context
 from orgs.models import Membership
 from salesproc.lib.errors import InvalidInput, NotAllowed
 from salesproc.lib.scoping import get_for_org_or_404
-from salesproc.models import Process
+from salesproc.models import Process, Stage
 
 TEMPLATE = "iteration/insights/insights.html"
 
@@ -156,6 +159,11 @@ def insights(request, membership: Membership, process_id: int):
                 for message in messages:
                     compare_form.add_error(field if field in compare_form.fields else None, message)
     active_run = MetricRun.objects.filter(process=process, status__in=("queued", "running")).first()
+    # Conversion by month and the days-in-stage distribution are computed live (one query each), for
+    # the same cohort as the numbers above.
+    stage_rows = list(Stage.objects.filter(process=process, organization=org).order_by("order"))
+    trend = conversion_by_month(process=process, filters=filters, stages=stage_rows)
+    boxes = days_in_stage_distribution(process=process, filters=filters, stages=stage_rows)
     return render(
         request,
         TEMPLATE,
@@ -169,7 +177,11 @@ def insights(request, membership: Membership, process_id: int):
             "stages": metrics["stages"],
             "summary": metrics.get("summary") or {},
             "funnel_svg": funnel_chart(metrics["stages"]),
-            "days_svg": days_chart(metrics["stages"]),
+            "days_svg": days_chart(boxes, metrics["stages"]),
+            "boxes": boxes,
+            "trend": trend,
+            "monthly_svg": monthly_chart(trend),
+            **suggestions_context(process=process, membership=membership),
             "small_sample": SMALL_SAMPLE,
             "compare_form": compare_form,
             "comparison": comparison,

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from iteration.charts import days_chart, funnel_chart
+from iteration.charts import days_chart, funnel_chart, monthly_chart
 from iteration.models import MetricRun, MetricSnapshot
 from iteration.snapshots import metrics_refresh_now
 from tests.iteration.test_compare import _two_versions
@@ -127,7 +127,7 @@ def test_the_page_query_count_does_not_grow_with_deals(
     with CaptureQueriesContext(connection) as many:
         client.get(url)
 
-    assert len(many.captured_queries) == len(few.captured_queries) <= 12
+    assert len(many.captured_queries) == len(few.captured_queries) == 15
 
 
 def test_charts_escape_names_and_mark_small_samples():
@@ -152,10 +152,148 @@ def test_charts_escape_names_and_mark_small_samples():
         },
     ]
 
-    funnel, days = str(funnel_chart(stages)), str(days_chart(stages))
+    boxes = [
+        {
+            "stage": "<Qualify & co>",
+            "stage_id": 1,
+            "n": 4,
+            "min": 1.0,
+            "p10": 1.5,
+            "q1": 2.0,
+            "median": 4.0,
+            "q3": 6.0,
+            "p90": 9.0,
+            "max": 12.0,
+        },
+        {
+            "stage": "Big",
+            "stage_id": 2,
+            "n": 50,
+            "min": 0.5,
+            "p10": 1.0,
+            "q1": 2.0,
+            "median": 3.0,
+            "q3": 5.0,
+            "p90": 8.0,
+            "max": 20.0,
+        },
+    ]
+    for box, stage in zip(boxes, stages, strict=True):
+        stage["stage_id"] = box["stage_id"]
+
+    funnel, days = str(funnel_chart(stages)), str(days_chart(boxes, stages))
 
     for svg in (funnel, days):
         assert "&lt;Qualify &amp; co&gt;" in svg and "<Qualify" not in svg
         assert svg.count('data-small-sample="1"') == 1
         assert "small sample" in svg
     assert "Conversion</text>" in funnel and "Days in stage</text>" in days
+    # The box of "Big" runs from its first to its third quartile, the KM median is a dot.
+    assert "quartiles 2–5 d, p10–p90 1–8 d, over 50 deals" in days
+    assert days.count("<circle") == 2
+
+
+def test_the_monthly_chart_leaves_gaps_and_hollows_small_samples():
+    def point(month, rate, resolved):
+        return {"month": month, "rate": rate, "resolved": resolved, "small_sample": resolved < 30}
+
+    trend = {
+        "months": ["2025-01", "2025-02", "2025-03", "2025-04"],
+        "stages": [
+            {
+                "stage": "Qualify",
+                "stage_id": 1,
+                "points": [
+                    point("2025-01", 0.5, 40),
+                    point("2025-02", 0.6, 40),
+                    point("2025-03", None, 0),
+                    point("2025-04", 0.25, 4),
+                ],
+            },
+        ],
+    }
+
+    svg = str(monthly_chart(trend))
+
+    assert svg.count("<circle") == 3 and svg.count("<polyline") == 1  # the gap splits the line
+    assert svg.count('data-small-sample="1"') == 1 and "25% of 4 resolved (small sample)" in svg
+    assert "Month of first entry into the stage</text>" in svg and "Conversion</text>" in svg
+    assert "No stage entries yet." in str(monthly_chart({"months": [], "stages": []}))
+
+
+def test_the_page_shows_conversion_by_month_and_the_box_plot(client, manager, process, compared):
+    client.force_login(manager.user)
+
+    html = client.get(reverse("insights", args=[process.id])).content.decode()
+
+    assert 'data-testid="monthly-chart"' in html and "Month of first entry into the stage</text>" in html
+    assert 'data-testid="monthly-table"' in html
+    assert "(box plot)" in html and "quartiles" in html
+
+
+# Suggestions ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def suggestion(org, process, account, rep):
+    from iteration.models import Suggestion
+    from iteration.suggestions import suggestions_refresh
+    from tests.iteration.test_metrics import NOW, make_builder
+
+    build = make_builder(org=org, process=process, account=account, owner=rep)
+    for i in range(30):  # Qualify expects 10 days; these deals stayed 20
+        build([("Qualify", i * 0.1), ("Discover", i * 0.1 + 20)])
+    suggestions_refresh(process=process, now=NOW)
+    return Suggestion.objects.get(process=process)
+
+
+def test_managers_see_suggestions_without_buttons(client, manager, process, suggestion):
+    client.force_login(manager.user)
+
+    html = client.get(reverse("insights", args=[process.id])).content.decode()
+
+    section = html[html.index('data-testid="suggestions"') :]
+    assert "Qualify: set expected days to 20" in section and "30 deals left Qualify" in section
+    assert 'data-testid="apply-suggestion"' not in section
+    assert client.post(reverse("suggestion_apply", args=[suggestion.id]), headers=HTMX).status_code == 403
+    assert process.stages.get(name="Qualify").expected_days == 10
+
+
+def test_ops_apply_a_suggestion_in_place(client, ops, process, suggestion):
+    client.force_login(ops.user)
+    page = client.get(reverse("insights", args=[process.id])).content.decode()
+    assert 'data-testid="apply-suggestion"' in page
+
+    response = client.post(reverse("suggestion_apply", args=[suggestion.id]), headers=HTMX)
+
+    html = response.content.decode()
+    number = process.versions.order_by("-number").first().number
+    assert response.status_code == 200
+    assert f"the process is now at version {number}." in html and 'data-testid="no-suggestions"' in html
+    assert "Recently decided" in html and process.stages.get(name="Qualify").expected_days == 20
+
+
+def test_dismissing_without_a_reason_says_so_and_keeps_it_open(client, ops, process, suggestion):
+    client.force_login(ops.user)
+
+    response = client.post(reverse("suggestion_dismiss", args=[suggestion.id]), {"reason": ""}, headers=HTMX)
+
+    suggestion.refresh_from_db()
+    assert response.status_code == 400
+    assert "Say why the suggestion is dismissed." in response.content.decode()
+    assert suggestion.status == "open"
+
+    done = client.post(
+        reverse("suggestion_dismiss", args=[suggestion.id]), {"reason": "Seasonal"}, headers=HTMX
+    )
+    suggestion.refresh_from_db()
+    assert done.status_code == 200 and suggestion.dismiss_reason == "Seasonal"
+    assert "“Seasonal”" in done.content.decode()
+
+
+def test_another_organizations_suggestion_is_a_404(client, other_org_world, suggestion):
+    client.force_login(other_org_world["member"].user)
+
+    assert client.post(reverse("suggestion_apply", args=[suggestion.id]), headers=HTMX).status_code == 404
+    suggestion.refresh_from_db()
+    assert suggestion.status == "open"
