@@ -361,6 +361,11 @@ def history_import_execute(*, import_id: int) -> HistoryImport | None:
     del deals_file, history_file
     outcome["finished_at"] = timezone.now()
     mine.update(**outcome)
+    if outcome["status"] == JobStatus.SUCCEEDED:
+        # New history, new numbers: recompute the snapshot, and with it the suggestions.
+        from iteration.snapshots import metric_run_request
+
+        metric_run_request(process=job.process, by=None)
     return HistoryImport.objects.defer("deals_data", "history_data").get(pk=import_id)
 
 

@@ -20,7 +20,7 @@ from iteration.history_import import (
     history_import_start,
     history_import_validate,
 )
-from iteration.models import HistoryImport, JobStatus
+from iteration.models import HistoryImport, JobStatus, MetricSnapshot
 from orgs.models import Membership, Role, User
 from salesproc.lib.errors import NotAllowed
 from salesproc.services import process_import
@@ -671,13 +671,18 @@ def test_the_job_runs_after_commit_records_the_counts_and_drops_the_files(
         job = start(org, process, ops)
         assert job.status == JobStatus.QUEUED and job.deals_data
 
-    assert len(callbacks) == 1
+    # The import's task, then the metrics refresh the finished import queues.
+    assert [c.func.__self__.name for c in callbacks] == [
+        "iteration.tasks_imports.run_history_import",
+        "iteration.tasks_metrics.refresh_metrics",
+    ]
     job.refresh_from_db()
     assert (job.status, job.progress, job.errors) == (JobStatus.SUCCEEDED, 100, [])
     assert job.result["deals_created"] == 3
     assert bytes(job.deals_data) == b"" and bytes(job.history_data) == b""
     assert job.started_at is not None and job.finished_at >= job.started_at
     assert Deal.objects.filter(organization=org).count() == 3
+    assert MetricSnapshot.objects.get(process=process).overall["summary"]["deals"] == 3
 
 
 def test_a_redelivered_job_does_nothing(world, ops, django_capture_on_commit_callbacks):
