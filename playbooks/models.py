@@ -202,3 +202,61 @@ class PlayAnswer(OrgScopedModel):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class PlayEvaluationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    # A newer run of the same play took over (the play changed while this one ran); it redoes the lot.
+    SUPERSEDED = "superseded", "Superseded"
+    FAILED = "failed", "Failed"
+
+
+class PlayEvaluationRun(OrgScopedModel):
+    """One re-evaluation of a play across the open deals of its processes (`playbooks.triggering.
+    play_reevaluate`), run as a Celery job. `total` and `done` count the deals it looks at, so the play
+    page can poll the row for progress."""
+
+    play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="evaluation_runs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=12, choices=PlayEvaluationStatus.choices, default=PlayEvaluationStatus.QUEUED
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    attached = models.PositiveIntegerField(default=0, help_text="Deals the play was attached to.")
+    detached = models.PositiveIntegerField(default=0, help_text="Deals the play was detached from.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A second request while a run waits in the queue joins it rather than queueing another: the
+            # queued run reads the play as it is when it starts, so it covers both changes.
+            models.UniqueConstraint(
+                fields=["play"], condition=Q(status="queued"), name="play_evaluation_run_one_queued"
+            ),
+        ]
+        indexes = [
+            # The play page: a play's latest runs.
+            models.Index(fields=["play", "-created_at"], name="play_evaluation_run_play_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Evaluation of play {self.play_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (PlayEvaluationStatus.QUEUED, PlayEvaluationStatus.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if self.status == PlayEvaluationStatus.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0

@@ -54,3 +54,44 @@ class ContactFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     name = factory.Sequence(lambda n: f"Contact {n}")
     email = factory.Sequence(lambda n: f"contact{n}@customer.test")
+
+
+# Playbooks. Rows made directly (no re-evaluation is queued): tests evaluate explicitly.
+
+
+class PlaybookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "playbooks.Playbook"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Playbook {n}")
+
+
+class PlayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "playbooks.Play"
+
+    playbook = factory.SubFactory(PlaybookFactory)
+    organization = factory.SelfAttribute("playbook.organization")
+    name = factory.Sequence(lambda n: f"Play {n}")
+    condition = factory.LazyFunction(lambda: {"field": "amount", "op": "gte", "value": 0})
+
+
+class PlayStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "playbooks.PlayStep"
+
+    play = factory.SubFactory(PlayFactory)
+    organization = factory.SelfAttribute("play.organization")
+    title = factory.Sequence(lambda n: f"Play step {n}")
+    order = factory.Sequence(lambda n: n)
+
+
+class PlayQuestionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "playbooks.PlayQuestion"
+
+    play = factory.SubFactory(PlayFactory)
+    organization = factory.SelfAttribute("play.organization")
+    text = factory.Sequence(lambda n: f"Question {n}?")
+    order = factory.Sequence(lambda n: n)

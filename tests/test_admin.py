@@ -20,10 +20,14 @@ from deals.models import (
 from deals.services import activity_log, answer_set, stakeholder_add, step_add
 from iteration.models import HistoryImport, MetricRun, MetricSnapshot, StallFlag, StallRule, Suggestion
 from orgs.models import User
+from playbooks.models import DealPlay, PlayAnswer, PlayEvaluationRun, PlayResource
+from playbooks.services import play_answer_set
+from playbooks.triggering import deal_plays_evaluate
 from salesproc.models import ExitCriterion, ProcessVersion, Stage
 from salesproc.services import criterion_add
+from tests.factories import PlayQuestionFactory, PlayStepFactory
 
-OUR_APPS = ("orgs", "salesproc", "deals", "iteration")
+OUR_APPS = ("orgs", "salesproc", "deals", "iteration", "playbooks")
 READ_ONLY = {
     StageChange,
     StageRollup,
@@ -34,6 +38,9 @@ READ_ONLY = {
     MetricSnapshot,
     StallFlag,
     Suggestion,
+    DealPlay,
+    PlayAnswer,
+    PlayEvaluationRun,
 }
 
 
@@ -84,12 +91,17 @@ def world(org, admin, ops, rep, deal, contact, stages):
         subject=f"stage:{stages[0].id}",
         title="Review this stage",
     )
+    question = PlayQuestionFactory(play=PlayStepFactory(play__playbook__organization=org).play)
+    PlayResource.objects.create(organization=org, play=question.play, title="Card", url="https://example.com")
+    PlayEvaluationRun.objects.create(organization=org, play=question.play)
+    deal_plays_evaluate(deal_id=deal.id)
+    play_answer_set(deal=deal, question=question, text="Yes", by=rep)
     return deal
 
 
 def test_every_model_of_our_apps_is_registered():
     models = [m for app in OUR_APPS for m in apps.get_app_config(app).get_models()]
-    assert len(models) == 24
+    assert len(models) == 32
     assert [m.__name__ for m in models if not admin.site.is_registered(m)] == []
 
 

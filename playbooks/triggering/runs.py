@@ -1,0 +1,84 @@
+"""Runs: the Celery job behind `play_reevaluate`, with a row the play page polls."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orgs.models import Membership
+from playbooks.models import Play, PlayEvaluationRun, PlayEvaluationStatus
+from playbooks.triggering.bulk import play_reevaluate
+
+
+def _abandon_stuck_runs(play_id: int) -> None:
+    limit = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT * 2)
+    PlayEvaluationRun.objects.filter(
+        play_id=play_id, status=PlayEvaluationStatus.RUNNING, started_at__lt=limit
+    ).update(
+        status=PlayEvaluationStatus.FAILED,
+        error="Abandoned: the run did not finish within the task time limit.",
+        finished_at=timezone.now(),
+    )
+
+
+def play_evaluation_request(*, play: Play, by: Membership | None = None) -> PlayEvaluationRun:
+    """Queue a re-evaluation of the play across its open deals, after the current transaction commits;
+    or join the run already queued for it (which has not read the play yet, so it covers this change
+    too). Returns the run to poll."""
+    _abandon_stuck_runs(play.pk)
+    try:
+        with transaction.atomic():
+            run = PlayEvaluationRun.objects.create(
+                organization_id=play.organization_id,
+                play_id=play.pk,
+                requested_by_id=by.user_id if by is not None else None,
+            )
+    except IntegrityError:
+        # Lock the queued run until this transaction commits: its task cannot claim it (and read the
+        # play) before this change is visible.
+        queued = (
+            PlayEvaluationRun.objects.select_for_update()
+            .filter(play_id=play.pk, status=PlayEvaluationStatus.QUEUED)
+            .first()
+        )
+        if queued is not None:
+            return queued
+        raise
+    from playbooks.tasks import reevaluate_play
+
+    reevaluate_play.delay_on_commit(run.pk)
+    return run
+
+
+def play_evaluation_run_execute(run_id: int) -> bool:
+    """Run a queued PlayEvaluationRun. False when there was nothing to do (claimed already by another
+    delivery of the task, or gone): a redelivered task is harmless."""
+    claimed = PlayEvaluationRun.objects.filter(pk=run_id, status=PlayEvaluationStatus.QUEUED).update(
+        status=PlayEvaluationStatus.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return False
+    run = PlayEvaluationRun.objects.get(pk=run_id)
+
+    def report(done: int, total: int) -> None:
+        PlayEvaluationRun.objects.filter(pk=run_id).update(done=done, total=total)
+
+    try:
+        result = play_reevaluate(play_id=run.play_id, progress=report)
+    except Exception as exc:
+        PlayEvaluationRun.objects.filter(pk=run_id).update(
+            status=PlayEvaluationStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        raise
+    PlayEvaluationRun.objects.filter(pk=run_id).update(
+        status=PlayEvaluationStatus.SUPERSEDED if result.superseded else PlayEvaluationStatus.DONE,
+        attached=result.attached,
+        detached=result.detached,
+        finished_at=timezone.now(),
+    )
+    return True
