@@ -232,13 +232,16 @@ def history_import_run(
             )
             written = time.monotonic()
     logger.info(
-        "History import into process %s: %s; read %.1f s, write %.1f s (foreign key checks %.1f s), "
-        "commit %.1f s",
+        "History import into process %s: %s; read %.1f s, write %.1f s (new rows %.1f s, foreign key "
+        "checks %.1f s, statistics %.1f s, board totals %.1f s), commit %.1f s",
         process.pk,
         result,
         read - started,
         written - read,
+        timings.get("copy", 0.0),
         timings.get("checks", 0.0),
+        timings.get("analyze", 0.0),
+        timings.get("rollups", 0.0),
         time.monotonic() - written,
     )
     return result

@@ -801,3 +801,89 @@ def test_the_command_names_an_unknown_process(world, tmp_path):
 
     with pytest.raises(CommandError, match='no process named "Renewals". Its processes: New business.'):
         call_command("import_history", "--org", org.slug, "--process", "Renewals", deals, history)
+
+
+# Foreign keys of the copied rows -------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("per_key", [True, False], ids=["checked per key", "checked per row"])
+def test_a_reference_that_no_longer_holds_refuses_the_whole_import(world, monkeypatch, per_key):
+    from django.db import IntegrityError
+
+    from iteration import history_import_write
+
+    org, process = world
+    before = written()
+    # The accounts were looked up, then one vanished before the rows were written: the writer names an
+    # account id that no longer exists.
+    looked_up = history_import_write._Writer.accounts
+    monkeypatch.setattr(
+        history_import_write._Writer, "accounts", lambda self: dict.fromkeys(looked_up(self), 10**9)
+    )
+    if not per_key:
+        monkeypatch.setattr(history_import_write._Writer, "_row_checks_off", lambda self: False)
+
+    with pytest.raises(IntegrityError):
+        run(org, process)
+
+    after = written()
+    after.pop("Account")  # the lookup's own inserts roll back with the rest
+    before.pop("Account")
+    assert after == before and not Deal.objects.filter(organization=org).exists()
+
+
+@pytest.mark.postgres
+def test_copied_rows_are_checked_per_key_when_the_database_allows_it(world, monkeypatch):
+    from iteration import history_import_write
+
+    org, process = world
+    taken = []
+    original = history_import_write._Writer._row_checks_off
+    monkeypatch.setattr(
+        history_import_write._Writer,
+        "_row_checks_off",
+        lambda self: taken.append(original(self)) or taken[-1],
+    )
+
+    result = run(org, process)
+
+    assert taken == [True] and result["deals_created"] == 3
+    # The session is back to firing triggers after the copy: a bad key written now is refused.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+
+
+def test_the_reference_map_covers_every_foreign_key_the_import_copies():
+    from iteration.history_import_write import (
+        COPY_REFERENCES,
+        DEAL_COPY_COLUMNS,
+        STAGE_CHANGE_COLUMNS,
+        TAG_COLUMNS,
+    )
+
+    for model, columns in (
+        (Deal, DEAL_COPY_COLUMNS),
+        (DealTag, TAG_COLUMNS),
+        (StageChange, STAGE_CHANGE_COLUMNS),
+    ):
+        foreign_keys = {
+            f.column: f.related_model._meta.label
+            for f in model._meta.concrete_fields
+            if f.many_to_one and f.column in columns
+        }
+        assert COPY_REFERENCES[model._meta.db_table] == foreign_keys, model.__name__
+
+
+def test_the_per_key_check_looks_at_every_table_the_copied_rows_refer_to(world):
+    from django.apps import apps
+
+    from iteration.history_import_write import COPY_REFERENCES, _Writer
+
+    org, process = world
+    checked = _Writer(org, process, {}, "deals.csv", {}).copied_references([], [])
+
+    targets = {apps.get_model(t) for columns in COPY_REFERENCES.values() for t in columns.values()}
+    # Deals are the import's own rows (see copied_references).
+    assert set(checked) == targets - {Deal}
