@@ -26,6 +26,7 @@ from deals.services.rollups import ROLLUP_FIELDS, rollup_entry, rollup_track
 from iteration.stalls import CLEARED_BY_CLOSE, CLEARED_BY_MOVE, stall_flags_clear
 from orgs.models import Membership, Role
 from orgs.selectors import can_override_criteria, team_user_ids
+from playbooks.triggering import deal_plays_refresh_on_commit
 from salesproc.lib.errors import CriteriaUnmet, InvalidInput, NotAllowed, StaleVersion
 from salesproc.models import CriterionKind, ExitCriterion, Process, Stage
 
@@ -264,6 +265,7 @@ def deal_create(
     _replace_tags(deal, tags)
     _enter_stage(deal, first, by_user_id=by.user_id, at=at)
     rollup_track(before=None, after=rollup_entry(deal))
+    deal_plays_refresh_on_commit(deal.id)
     return deal
 
 
@@ -309,6 +311,7 @@ def deal_update(*, deal: Deal, by: Membership, expected_version: int, **data) ->
     _replace_tags(deal, tags)
     if before is not None:
         rollup_track(before=rollup_entry(before), after=rollup_entry({**before, **fields}))
+    deal_plays_refresh_on_commit(deal.id)
     return deal
 
 
@@ -390,6 +393,7 @@ def deal_move(
     )
     rollup_track(before=before, after=rollup_entry(locked))
     stall_flags_clear(locked, CLEARED_BY_MOVE)
+    deal_plays_refresh_on_commit(locked.id)
     deal.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     deal.stage = to_stage
     return deal
@@ -412,6 +416,7 @@ def _close(deal: Deal, *, by: Membership, expected_version: int, status: str, re
     StageChange.objects.filter(deal=locked, left_at__isnull=True).update(left_at=at)
     rollup_track(before=before, after=None)
     stall_flags_clear(locked, CLEARED_BY_CLOSE)
+    deal_plays_refresh_on_commit(locked.id)
     deal.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return deal
 

@@ -22,6 +22,7 @@ from deals.models import (
 from deals.services.common import clean_date, clean_text, raise_if, require_deal_editor
 from iteration.stalls import CLEARED_BY_ACTIVITY, stall_flags_clear
 from orgs.models import Membership
+from playbooks.triggering import deal_plays_refresh_on_commit
 from salesproc.lib.errors import InvalidInput
 from salesproc.models import CriterionKind, ExitCriterion
 
@@ -110,11 +111,13 @@ def stakeholder_add(*, deal: Deal, by: Membership, contact: Contact, role: str, 
         raise InvalidInput({"contact": [f"{contact.name} is already a stakeholder on this deal."]})
     try:
         with transaction.atomic():
-            return DealStakeholder.objects.create(
+            stakeholder = DealStakeholder.objects.create(
                 organization_id=deal.organization_id, deal=deal, contact=contact, **fields
             )
     except IntegrityError:
         raise InvalidInput({"contact": [f"{contact.name} is already a stakeholder on this deal."]}) from None
+    deal_plays_refresh_on_commit(deal.id)
+    return stakeholder
 
 
 @transaction.atomic
@@ -126,6 +129,7 @@ def stakeholder_update(*, stakeholder: DealStakeholder, by: Membership, **data) 
     for key, value in fields.items():
         setattr(stakeholder, key, value)
     DealStakeholder.objects.filter(pk=stakeholder.pk).update(**fields)
+    deal_plays_refresh_on_commit(stakeholder.deal_id)
     return stakeholder
 
 
@@ -133,6 +137,7 @@ def stakeholder_update(*, stakeholder: DealStakeholder, by: Membership, **data) 
 def stakeholder_remove(*, stakeholder: DealStakeholder, by: Membership) -> None:
     require_deal_editor(by, stakeholder.deal)
     stakeholder.delete()
+    deal_plays_refresh_on_commit(stakeholder.deal_id)
 
 
 @transaction.atomic

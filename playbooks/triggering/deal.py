@@ -62,7 +62,8 @@ def deal_plays_evaluate(*, deal_id: int, now: datetime | None = None) -> DealPla
     open steps, a closed deal keeps no play. Idempotent; a deal that no longer exists is no error.
 
     Holds the deal's row lock for the transaction, so two evaluations of one deal never interleave.
-    Costs a fixed number of queries (at most 13) whatever the number of plays."""
+    Costs a fixed number of queries (at most 14) whatever the number of plays (on SQLite, whose limit
+    on query parameters splits a bulk insert of many rows, one more per ~80 new plan steps)."""
     now = now or timezone.now()
     result = DealPlaysResult(deal_id=deal_id)
     with transaction.atomic():
