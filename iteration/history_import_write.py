@@ -680,9 +680,14 @@ class _Writer:
         tail = f"\t{NULL}\t{version if version is not None else NULL}\t\t[]\n"
         for deal in deals:
             head = f"{org}\t{deal_ids[deal.external_id]}\t"
-            for from_id, to_id, entered, left in chain(deal):
-                left_text = left.isoformat() if left is not None else NULL
-                yield f"{head}{from_id or NULL}\t{to_id}\t{entered.isoformat()}\t{left_text}{tail}"
+            entries = deal.entries
+            # Each time is formatted once: an entry's start is also the previous entry's end.
+            times = [at.isoformat() for at, _, _ in entries]
+            times.append(deal.closed_at.isoformat() if deal.closed_at is not None else NULL)
+            previous = NULL
+            for i, (_, to_id, _) in enumerate(entries):
+                yield f"{head}{previous}\t{to_id}\t{times[i]}\t{times[i + 1]}{tail}"
+                previous = to_id
 
     def analyze(self) -> None:
         """Fresh planner statistics after a large import, so the next queries on these tables (the
