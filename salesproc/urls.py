@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("deals.urls")),
     path("", include("deals.urls_people")),
     path("", include("iteration.urls")),
+    path("", include("playbooks.urls")),
 ]

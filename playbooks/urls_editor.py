@@ -1,0 +1,3 @@
+"""Pages of the playbook editor (ops and admins)."""
+
+urlpatterns: list = []
