@@ -20,6 +20,14 @@ from rest_framework.test import APIClient
 
 from deals.services import activity_log, answer_set, stakeholder_add, step_add
 from iteration.models import HistoryImport, MetricRun, StallFlag, Suggestion
+from playbooks.models import PlayEvaluationRun
+from playbooks.services import (
+    play_create,
+    play_question_add,
+    play_resource_add,
+    play_step_add,
+    playbook_create,
+)
 from salesproc.services import criterion_add
 from tests.factories import ContactFactory
 
@@ -43,6 +51,12 @@ ID_KWARGS = {
     "import_id": "history_import",
     "run_id": "metric_run",
     "suggestion_id": "suggestion",
+    "playbook_id": "playbook",
+    "play_id": "play",
+    "question_id": "play_question",
+    "resource_id": "play_resource",
+    "play_step_id": "play_step",
+    "evaluation_run_id": "play_evaluation_run",
 }
 # The admin site has its own permission model; the password-reset link carries a signed user id.
 SKIP_PREFIXES = ("admin/",)
@@ -122,6 +136,14 @@ def _world(org, member, process, account, contact, deal):
         title=f"{stage.name}: set expected days to 30",
         change={"expected_days": 30},
     )
+    playbook = playbook_create(org=org, by=None, name="Enterprise", process=process)
+    play = play_create(
+        playbook=playbook, by=None, name="Big deal", condition={"field": "amount", "op": "gte", "value": 0}
+    )
+    question = play_question_add(play=play, by=None, text="Who signs?")
+    resource = play_resource_add(play=play, by=None, title="Battle card", url="https://example.test/card")
+    play_step = play_step_add(play=play, by=None, title="Book the executive call")
+    evaluation_run = PlayEvaluationRun.objects.get(play=play)
     process.refresh_from_db()
     return {
         "deal": deal.id,
@@ -141,6 +163,12 @@ def _world(org, member, process, account, contact, deal):
         "history_import": history_import.id,
         "metric_run": metric_run.id,
         "suggestion": suggestion.id,
+        "playbook": playbook.id,
+        "play": play.id,
+        "play_question": question.id,
+        "play_resource": resource.id,
+        "play_step": play_step.id,
+        "play_evaluation_run": evaluation_run.id,
     }
 
 
