@@ -8,6 +8,7 @@ triggering and the deal pages, and are read-only here."""
 
 from django import forms
 from django.contrib import admin
+from django.utils import timezone
 
 from deals.admin import SameOrganizationForm
 from playbooks.conditions import InvalidCondition, parse
@@ -97,13 +98,15 @@ class PlayAdmin(admin.ModelAdmin):
     list_select_related = ("playbook", "organization")
     raw_id_fields = ("playbook", "target_stage")
     exclude = ("organization",)
-    readonly_fields = ("version",)
+    readonly_fields = ("version", "created_at", "updated_at")
     inlines = [PlayQuestionInline, PlayStepInline]
 
     def save_model(self, request, obj, form, change):
         obj.organization_id = obj.playbook.organization_id
         if change:
+            # What the triggering's parse cache goes by (see playbooks.triggering.conditions).
             obj.version += 1
+            obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)
 
     def save_formset(self, request, form, formset, change):

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import (
     DateTimeField,
     Exists,
     OuterRef,
+    Q,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from deals.models import Deal, DealStatus, DealStep, StepSource
+from orgs.models import Organization
 from playbooks.conditions import to_q
 from playbooks.models import DealPlay, Play, PlayStep
-from playbooks.triggering.conditions import explain_many, play_condition, with_labels
+from playbooks.triggering.conditions import Explainer, play_condition, with_labels
+from salesproc.models import Stage
 
 # Deals per chunk of a bulk re-evaluation: one transaction, one lock set and one progress report each.
 CHUNK_SIZE = 5000
@@ -64,6 +69,45 @@ def _lock_deals(ids: list[int]) -> None:
         )
 
 
+def _row_checks_off(play: Play) -> bool:
+    """Let the chunk's inserts skip PostgreSQL's per-row foreign-key checks, which would otherwise
+    queue one check per key of every new attachment and plan line (half the time of a large run, all
+    at commit). Safe because every row they reference is locked here as those checks would lock it:
+    the deals (key-share, `_lock_deals`), the play (FOR UPDATE), and below its organization, steps and
+    the steps' stages. Needs a superuser, or `GRANT SET ON PARAMETER session_replication_role`
+    (PostgreSQL 15+); without it (False) the rows are checked one by one, as always. The caller sets
+    the role back to `origin` after its inserts."""
+    if connection.vendor != "postgresql":
+        return False
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+    except DatabaseError:
+        return False
+    qn = connection.ops.quote_name
+    steps = qn(PlayStep._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {qn(Organization._meta.db_table)} WHERE id = %s FOR KEY SHARE",
+            [play.organization_id],
+        )
+        cursor.execute(f"SELECT id FROM {steps} WHERE play_id = %s ORDER BY id FOR KEY SHARE", [play.pk])
+        cursor.execute(
+            f"SELECT id FROM {qn(Stage._meta.db_table)} WHERE id IN (SELECT stage_id FROM {steps} WHERE play_id = %s)"
+            " ORDER BY id FOR KEY SHARE",
+            [play.pk],
+        )
+    return True
+
+
+def _in(column: str, ids: list[int]) -> Q:
+    """`column IN ids`; on PostgreSQL as one array parameter rather than thousands (cheaper to build
+    and to plan)."""
+    if connection.vendor == "postgresql":
+        return Q(**{f"{column}__in": RawSQL("SELECT unnest(%s::bigint[])", [ids])})
+    return Q(**{f"{column}__in": ids})
+
+
 def _ids_sql(column: str, ids: list[int]) -> tuple[str, list]:
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [ids]
@@ -71,35 +115,65 @@ def _ids_sql(column: str, ids: list[int]) -> tuple[str, list]:
 
 
 def _insert_missing_steps(play_id: int, deal_ids: list[int], now: datetime) -> int:
-    """One INSERT … SELECT: the play's steps missing from the plans of `deal_ids`, each after the last
-    step of its deal, in the play's step order. Same rows as `_add_missing_steps` per deal."""
+    """One INSERT … SELECT: the play's steps missing from the plans of `deal_ids`, each deal's after the
+    last step of its plan, in the play's step order. The same rows `deal_plays_evaluate` adds deal by
+    deal; a step a concurrent evaluation added first is skipped."""
     if not deal_ids:
         return 0
     qn = connection.ops.quote_name
     step_table, ps_table = qn(DealStep._meta.db_table), qn(PlayStep._meta.db_table)
-    deal_table = qn(Deal._meta.db_table)
-    order = qn("order")
-    missing = (
-        f"NOT EXISTS (SELECT 1 FROM {step_table} s WHERE s.deal_id = d.id AND s.play_step_id = {{ps}}.id)"
-    )
-    ids_sql, ids_params = _ids_sql("d.id", deal_ids)
+    deal_table, order = qn(Deal._meta.db_table), qn("order")
+    deals_sql, deals_params = _ids_sql("d.id", deal_ids)
+    tops_sql, tops_params = _ids_sql("s.deal_id", deal_ids)
+    # `WHERE 1 = 1` before ON CONFLICT: SQLite cannot otherwise tell the upsert's ON from a join's.
     sql = f"""
         INSERT INTO {step_table}
             (organization_id, deal_id, title, description, source, stage_id, play_step_id, position, created_at)
-        SELECT d.organization_id, d.id, ps.title, ps.description, %s, ps.stage_id, ps.id,
-               COALESCE((SELECT MAX(s.position) FROM {step_table} s WHERE s.deal_id = d.id), -1) + 1
-               + (SELECT COUNT(*) FROM {ps_table} p2
-                  WHERE p2.play_id = ps.play_id
-                    AND (p2.{order} < ps.{order} OR (p2.{order} = ps.{order} AND p2.id < ps.id))
-                    AND {missing.format(ps="p2")}),
+        SELECT c.organization_id, c.deal_id, c.title, c.description, %s, c.stage_id, c.step_id,
+               COALESCE(tops.top, -1) + ROW_NUMBER() OVER (PARTITION BY c.deal_id ORDER BY c.step_order, c.step_id),
                %s
-        FROM {deal_table} d JOIN {ps_table} ps ON ps.play_id = %s
-        WHERE {ids_sql} AND {missing.format(ps="ps")}
+        FROM (
+            SELECT d.organization_id, d.id AS deal_id, ps.id AS step_id, ps.{order} AS step_order,
+                   ps.title, ps.description, ps.stage_id
+            FROM {deal_table} d JOIN {ps_table} ps ON ps.play_id = %s
+            WHERE {deals_sql}
+              AND NOT EXISTS (SELECT 1 FROM {step_table} s WHERE s.deal_id = d.id AND s.play_step_id = ps.id)
+        ) c
+        LEFT JOIN (
+            SELECT s.deal_id, MAX(s.position) AS top FROM {step_table} s WHERE {tops_sql} GROUP BY s.deal_id
+        ) tops ON tops.deal_id = c.deal_id
+        WHERE 1 = 1
         ON CONFLICT DO NOTHING
     """
+    params = [StepSource.PLAY.value, connection.ops.adapt_datetimefield_value(now), play_id]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [StepSource.PLAY.value, now, play_id, *ids_params])
+        cursor.execute(sql, [*params, *deals_params, *tops_params])
         return max(cursor.rowcount, 0)
+
+
+def _insert_deal_plays(play: Play, whys: dict[int, list[str]], now: datetime) -> int:
+    """The new attachments, one INSERT … SELECT per distinct `why` (one in all unless the condition has
+    an `any`): no model instance per row. A deal a concurrent evaluation attached first is skipped."""
+    groups: dict[str, list[int]] = {}
+    for deal_id, why in whys.items():
+        groups.setdefault(json.dumps(why), []).append(deal_id)
+    qn = connection.ops.quote_name
+    why_sql = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    inserted = 0
+    with connection.cursor() as cursor:
+        for why, deal_ids in groups.items():
+            ids_sql, ids_params = _ids_sql("d.id", deal_ids)
+            cursor.execute(
+                f"""
+                INSERT INTO {qn(DealPlay._meta.db_table)} (organization_id, deal_id, play_id, attached_at, why)
+                SELECT d.organization_id, d.id, %s, %s, {why_sql}
+                FROM {qn(Deal._meta.db_table)} d WHERE {ids_sql}
+                ON CONFLICT DO NOTHING
+                """,
+                [play.pk, connection.ops.adapt_datetimefield_value(now), why, *ids_params],
+            )
+            inserted += max(cursor.rowcount, 0)
+    return inserted
 
 
 def play_reevaluate(
@@ -126,10 +200,11 @@ def play_reevaluate(
     token = _token(play)
     cond = None
     if play.active and play.playbook.active:
-        cond = play_condition(play.id, play.version, play.condition)
+        cond = play_condition(play)
         if cond is not None:
             [cond] = with_labels([cond], play.organization_id)
     deals = _open_scope(play)
+    explainer = Explainer(cond, now) if cond is not None else None
     matching = set(deals.filter(to_q(cond, now=now)).values_list("id", flat=True)) if cond else set()
     attached_now = DealPlay.objects.filter(play_id=play_id, detached_at__isnull=True)
     attached = set(attached_now.values_list("deal_id", flat=True))
@@ -155,32 +230,16 @@ def play_reevaluate(
                 break
             _lock_deals(ids)
             # Re-checked under the locks: a deal edited since the first query counts as it is now.
-            now_matching = (
-                set(deals.filter(to_q(cond, now=now), id__in=ids).values_list("id", flat=True))
-                if cond
-                else set()
-            )
-            open_rows = dict(attached_now.filter(deal_id__in=ids).values_list("deal_id", "id"))
+            truths = explainer.matching(deals.filter(_in("id", ids))) if explainer else {}
+            now_matching = set(truths)
+            open_rows = dict(attached_now.filter(_in("deal_id", ids)).values_list("deal_id", "id"))
             new = sorted(now_matching - open_rows.keys())
             gone = sorted(d for d in open_rows if d not in now_matching)
+            inserting = bool(new) or bool(step_ids and now_matching)
+            checks_off = inserting and _row_checks_off(play)
             if new:
-                whys = explain_many(cond, deals, new, now)
-                DealPlay.objects.bulk_create(
-                    [
-                        DealPlay(
-                            organization_id=play.organization_id,
-                            deal_id=deal_id,
-                            play_id=play_id,
-                            attached_at=now,
-                            why=whys[deal_id],
-                        )
-                        for deal_id in new
-                        if deal_id in whys
-                    ],
-                    batch_size=1000,
-                    ignore_conflicts=True,
-                )
-                result.attached += len(new)
+                whys = {deal_id: explainer.why(truths[deal_id]) for deal_id in new}
+                result.attached += _insert_deal_plays(play, whys, now)
             if gone:
                 DealPlay.objects.filter(pk__in=[open_rows[d] for d in gone]).update(
                     detached_at=Greatest("attached_at", Value(now, output_field=DateTimeField()))
@@ -193,6 +252,9 @@ def play_reevaluate(
                     result.steps_removed += removed
             if step_ids and now_matching:
                 result.steps_added += _insert_missing_steps(play_id, sorted(now_matching), now)
+            if checks_off:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL session_replication_role = origin")
         if progress:
             progress(min(start + chunk_size, total), total)
     return result

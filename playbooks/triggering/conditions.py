@@ -26,24 +26,21 @@ from playbooks.conditions.language import (
     describe_node,
     leaves,
 )
+from playbooks.models import Play
 from salesproc.models import Stage
 
 log = logging.getLogger(__name__)
 
 
-# play id -> (version, stored condition, parsed). Parsing costs ~20 µs a play; evaluating 200 plays on
-# every deal edit would spend most of its time re-parsing the same JSON. The stored condition is part
-# of the key, so an edit that forgot to bump the version cannot serve a stale parse.
-_PARSED: dict[int, tuple[int, dict, Condition | None]] = {}
+# play id -> ((version, updated_at), parsed). Parsing costs ~20 µs a play, and reading a condition's
+# JSON about as much: evaluating 200 plays on every deal edit would spend most of its time on both. Every
+# write of a condition bumps the play's version and updated_at (the services, the admin), so the pair
+# says when to parse again (updated_at too: ids come back in a test database rolled back).
+_PARSED: dict[int, tuple[tuple, Condition | None]] = {}
 _PARSED_MAX = 20_000
 
 
-def play_condition(play_id: int, version: int, data: dict) -> Condition | None:
-    """The play's parsed condition (without labels); None when the stored JSON no longer parses (the
-    play then matches no deal, and says so in the log)."""
-    hit = _PARSED.get(play_id)
-    if hit is not None and hit[0] == version and hit[1] == data:
-        return hit[2]
+def _parse_stored(play_id: int, stamp: tuple, data) -> Condition | None:
     try:
         cond: Condition | None = parse(data)
     except InvalidCondition as exc:
@@ -51,8 +48,35 @@ def play_condition(play_id: int, version: int, data: dict) -> Condition | None:
         cond = None
     if len(_PARSED) >= _PARSED_MAX:
         _PARSED.clear()
-    _PARSED[play_id] = (version, data, cond)
+    _PARSED[play_id] = (stamp, cond)
     return cond
+
+
+def play_condition(play: Play) -> Condition | None:
+    """The play's parsed condition (without labels); None when the stored JSON no longer parses (the
+    play then matches no deal, and says so in the log)."""
+    stamp = (play.version, play.updated_at)
+    hit = _PARSED.get(play.pk)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    return _parse_stored(play.pk, stamp, play.condition)
+
+
+def play_conditions(plays: list[tuple[int, int, datetime]]) -> dict[int, Condition]:
+    """The parsed conditions of the plays given as (id, version, updated_at), in their order, leaving
+    out those that do not parse. Reads the stored JSON of the plays not parsed at that version yet, in
+    one query."""
+    missing = [pid for pid, *stamp in plays if _PARSED.get(pid, (None,))[0] != tuple(stamp)]
+    if missing:
+        rows = Play.objects.filter(pk__in=missing).values_list("id", "version", "updated_at", "condition")
+        for pid, version, updated_at, data in rows:
+            _parse_stored(pid, (version, updated_at), data)
+    out = {}
+    for pid, *_ in plays:
+        hit = _PARSED.get(pid)
+        if hit is not None and hit[1] is not None:
+            out[pid] = hit[1]
+    return out
 
 
 def _refs(cond: Condition) -> tuple[set[int], set[int]]:
@@ -127,23 +151,42 @@ def _reasons(node: Node, truth: dict[int, bool], labels: dict) -> list[str] | No
     return [reason for reasons in held for reason in reasons] if held else None
 
 
-def explain_many(cond: Condition, deals, ids: list[int], now: datetime) -> dict[int, list[str]]:
-    """`explain(cond, deal)` for each of the matching deals `ids`: the same list for all when it cannot
-    vary, else one query that returns each leaf's truth per deal."""
-    all_leaves = list(leaves(cond.root))
-    if not _why_varies(cond.root):
-        why = list(dict.fromkeys(_constant_reasons(cond.root, cond.labels)))
-        return dict.fromkeys(ids, why)
-    names = [f"leaf_{i}" for i in range(len(all_leaves))]
-    annotations = {
-        name: ExpressionWrapper(to_q(Condition(leaf), now=now), output_field=BooleanField())
-        for name, leaf in zip(names, all_leaves, strict=True)
-    }
-    out: dict[int, list[str]] = {}
-    for deal_id, *values in deals.filter(id__in=ids).annotate(**annotations).values_list("id", *names):
-        truth = {id(leaf): bool(v) for leaf, v in zip(all_leaves, values, strict=True)}
-        out[deal_id] = list(dict.fromkeys(_reasons(cond.root, truth, cond.labels) or []))
-    return out
+class Explainer:
+    """`conditions.explain` for the many deals a condition matches, without loading them: when the
+    reasons cannot vary between deals (no `any`) they are worked out once; otherwise the query that
+    finds the matching deals also returns each leaf's truth for each, and the reasons are worked out
+    once per distinct combination of truths."""
+
+    def __init__(self, cond: Condition, now: datetime):
+        self.cond = cond
+        self.now = now
+        self.varies = _why_varies(cond.root)
+        self.leaves = list(leaves(cond.root)) if self.varies else []
+        self._names = [f"leaf_{i}" for i in range(len(self.leaves))]
+        self._whys: dict[tuple, list[str]] = {}
+        if not self.varies:
+            self._whys[()] = list(dict.fromkeys(_constant_reasons(cond.root, cond.labels)))
+
+    def matching(self, deals) -> dict[int, tuple]:
+        """The ids of `deals` the condition matches, each with its leaves' truths. One query."""
+        matched = deals.filter(to_q(self.cond, now=self.now))
+        if not self.varies:
+            return dict.fromkeys(matched.values_list("id", flat=True), ())
+        annotations = {
+            name: ExpressionWrapper(to_q(Condition(leaf), now=self.now), output_field=BooleanField())
+            for name, leaf in zip(self._names, self.leaves, strict=True)
+        }
+        return {row[0]: row[1:] for row in matched.annotate(**annotations).values_list("id", *self._names)}
+
+    def why(self, truths: tuple) -> list[str]:
+        """What `explain` says for a deal whose leaves have these truths."""
+        why = self._whys.get(truths)
+        if why is None:
+            truth = {id(leaf): bool(v) for leaf, v in zip(self.leaves, truths, strict=True)}
+            why = self._whys[truths] = list(
+                dict.fromkeys(_reasons(self.cond.root, truth, self.cond.labels) or [])
+            )
+        return why
 
 
 def _constant_reasons(node: Node, labels: dict) -> list[str]:

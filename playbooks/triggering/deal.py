@@ -19,7 +19,7 @@ from deals.lock_objects import deal_for_update
 from deals.models import Deal, DealStatus, DealStep, StepSource
 from playbooks.conditions import evaluate, explain
 from playbooks.models import DealPlay, Play, PlayStep
-from playbooks.triggering.conditions import play_condition, with_labels
+from playbooks.triggering.conditions import play_conditions, with_labels
 
 
 @dataclass
@@ -37,14 +37,14 @@ class DealPlaysResult:
         return bool(self.attached or self.detached or self.steps_added or self.steps_removed)
 
 
-def _applicable_plays(deal: Deal) -> list[tuple[int, int, dict]]:
-    """(id, version, condition) of the active plays of active playbooks for the deal's process, in the
-    order plays are shown (priority first). One query."""
+def _applicable_plays(deal: Deal) -> list[tuple[int, int, datetime]]:
+    """(id, version, updated_at) of the active plays of active playbooks for the deal's process, in the order plays
+    are shown (priority first). One query."""
     return list(
         Play.objects.filter(organization_id=deal.organization_id, active=True, playbook__active=True)
         .filter(Q(playbook__process__isnull=True) | Q(playbook__process_id=deal.process_id))
         .order_by("-priority", "name", "id")
-        .values_list("id", "version", "condition")
+        .values_list("id", "version", "updated_at")
     )
 
 
@@ -62,7 +62,7 @@ def deal_plays_evaluate(*, deal_id: int, now: datetime | None = None) -> DealPla
     open steps, a closed deal keeps no play. Idempotent; a deal that no longer exists is no error.
 
     Holds the deal's row lock for the transaction, so two evaluations of one deal never interleave.
-    Costs a fixed number of queries (at most 14) whatever the number of plays (on SQLite, whose limit
+    Costs a fixed number of queries (at most 15) whatever the number of plays (on SQLite, whose limit
     on query parameters splits a bulk insert of many rows, one more per ~80 new plan steps)."""
     now = now or timezone.now()
     result = DealPlaysResult(deal_id=deal_id)
@@ -75,8 +75,7 @@ def deal_plays_evaluate(*, deal_id: int, now: datetime | None = None) -> DealPla
         open_rows = dict(
             DealPlay.objects.filter(deal_id=deal_id, detached_at__isnull=True).values_list("play_id", "id")
         )
-        conds = {pid: play_condition(pid, version, data) for pid, version, data in plays}
-        conds = {pid: c for pid, c in conds.items() if c is not None}
+        conds = play_conditions(plays)
         # The deal's facts, loaded once for every play (evaluate() uses prefetched lists as they are).
         read = frozenset().union(*(c.fields for c in conds.values()))
         prefetch = [rel for rel, fields in _FACTS if read & fields]

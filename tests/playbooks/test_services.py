@@ -56,7 +56,9 @@ def playbook(org, ops, process):
 
 @pytest.fixture
 def play(playbook, ops):
-    return play_create(playbook=playbook, by=ops, name="Big deal", condition=BIG, talk_track="Ask about *scale*")
+    return play_create(
+        playbook=playbook, by=ops, name="Big deal", condition=BIG, talk_track="Ask about *scale*"
+    )
 
 
 def attach(deal):
@@ -125,7 +127,10 @@ def test_a_condition_naming_another_organizations_stage_is_refused(playbook, ops
     stage = other_org_world["process"].stages.first()
     with pytest.raises(InvalidInput) as exc:
         play_create(
-            playbook=playbook, by=ops, name="Theirs", condition={"field": "stage", "op": "eq", "value": stage.id}
+            playbook=playbook,
+            by=ops,
+            name="Theirs",
+            condition={"field": "stage", "op": "eq", "value": stage.id},
         )
     assert exc.value.errors == {"condition": [f"value: unknown stage {stage.id}"]}
     assert not Play.objects.exists()
@@ -136,7 +141,13 @@ def test_a_condition_naming_another_organizations_stage_is_refused(playbook, ops
 
 
 def test_a_bad_condition_is_refused_with_its_paths_and_nothing_is_written(playbook, ops):
-    bad = {"all": [BIG, {"field": "amount", "op": "gtt", "value": 1}, {"field": "colour", "op": "eq", "value": 1}]}
+    bad = {
+        "all": [
+            BIG,
+            {"field": "amount", "op": "gtt", "value": 1},
+            {"field": "colour", "op": "eq", "value": 1},
+        ]
+    }
     with pytest.raises(InvalidInput) as exc:
         play_create(playbook=playbook, by=ops, name="", condition=bad, priority="high")
     assert exc.value.errors == {
@@ -305,7 +316,10 @@ def test_questions_are_added_in_order_edited_and_reordered(play, ops):
     ("kwargs", "errors"),
     [
         ({"url": "javascript:alert(1)"}, {"url": ["Enter a web address starting with http:// or https://."]}),
-        ({"url": "ftp://example.com/deck.pdf"}, {"url": ["Enter a web address starting with http:// or https://."]}),
+        (
+            {"url": "ftp://example.com/deck.pdf"},
+            {"url": ["Enter a web address starting with http:// or https://."]},
+        ),
         ({}, {"__all__": ["Give a link or a file."]}),
         (
             {"url": "https://example.com", "file": SimpleUploadedFile("a.pdf", b"x")},
@@ -329,7 +343,9 @@ def test_a_file_over_the_limit_is_refused(play, ops):
     assert exc.value.errors == {"file": ["At most 10 MB."]}
 
 
-def test_links_and_files_are_stored_and_deleted(play, ops, settings, tmp_path, django_capture_on_commit_callbacks):
+def test_links_and_files_are_stored_and_deleted(
+    play, ops, settings, tmp_path, django_capture_on_commit_callbacks
+):
     settings.MEDIA_ROOT = tmp_path
     link = play_resource_add(play=play, by=ops, title="Case study", url="https://example.com/case")
     upload = play_resource_add(
@@ -405,7 +421,9 @@ def test_a_question_of_a_play_not_attached_is_refused(playbook, ops, rep, deal):
     attach(deal)
     with pytest.raises(InvalidInput) as exc:
         play_answer_set(deal=deal, question=question, text="Pilot", by=rep)
-    assert exc.value.errors == {"question": ["This question belongs to a play that is not attached to this deal."]}
+    assert exc.value.errors == {
+        "question": ["This question belongs to a play that is not attached to this deal."]
+    }
     assert not PlayAnswer.objects.exists()
 
 

@@ -374,9 +374,7 @@ def test_a_redelivered_task_does_nothing(playbook, many_deals):
 
 
 def snapshot():
-    plays = {
-        (d.deal_id, d.play_id, tuple(d.why)) for d in DealPlay.objects.filter(detached_at__isnull=True)
-    }
+    plays = {(d.deal_id, d.play_id, tuple(d.why)) for d in DealPlay.objects.filter(detached_at__isnull=True)}
     history = sorted(DealPlay.objects.filter(detached_at__isnull=False).values_list("deal_id", "play_id"))
     steps = set(
         DealStep.objects.filter(source="play").values_list(
