@@ -121,14 +121,16 @@ def days_chart(boxes: list[dict], stages: list[dict] | None = None) -> SafeStrin
     ]
     top = max(values, default=10) * 1.1 or 10
     height = _PAD_TOP + _ROW_H * max(1, len(boxes)) + _PAD_BOTTOM
-    width = _LABEL_W + _PLOT_W + 90
+    width = _LABEL_W + _PLOT_W + 130
 
     def scale(days: float) -> float:
         return min(days, top) / top * _PLOT_W
 
     parts = [
-        f'<text x="{_LABEL_W}" y="18" font-weight="600">Days in stage: p10–p90 (whiskers), quartiles (box), '
-        "median (line), Kaplan–Meier median (dot), threshold (dashed)</text>"
+        f'<text x="{_LABEL_W}" y="12" font-weight="600">Days in stage: p10–p90 whiskers, quartile box, median '
+        "line</text>"
+        f'<text x="{_LABEL_W}" y="26" fill="#495057" font-size="11">Dot: Kaplan–Meier median (open deals '
+        "censored) · dashed: stall threshold</text>"
     ]
     for i, b in enumerate(boxes):
         y = _PAD_TOP + i * _ROW_H
@@ -185,25 +187,29 @@ def days_chart(boxes: list[dict], stages: list[dict] | None = None) -> SafeStrin
     return _svg(width, height, "Days in stage per stage (box plot)", "".join(parts))
 
 
-# One colour per stage line, distinguishable for common colour-vision deficiencies (Okabe–Ito).
-_LINE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
-_DASHES = ["", "6 3", "2 3", "8 3 2 3"]
+def _anchor(i: int, count: int) -> str:
+    """Edge labels hang inward so they stay inside the chart."""
+    if count > 1 and i == 0:
+        return "start"
+    if count > 1 and i == count - 1:
+        return "end"
+    return "middle"
 
 
 def monthly_chart(trend: dict) -> SafeString:
-    """Conversion by month of first entry, one line per stage (colour and dash pattern), y: 0–100%.
-    Months with no resolved deal leave a gap; points resting on fewer than SMALL_SAMPLE resolved deals
-    are hollow."""
+    """Conversion by month of first entry for ONE stage (the first of `trend["stages"]`): a line over the
+    months, y 0–100%, with each month's 95% interval as a whisker. Months with no resolved deal leave a
+    gap; points resting on fewer than SMALL_SAMPLE resolved deals are hollow and their whiskers faint.
+    The insights page draws one such chart per stage (small multiples), all on the same axes."""
     months = trend["months"]
-    plot_h = 220
-    left, top_pad, width = 48, 30, _LABEL_W + _PLOT_W + 90
-    plot_w = width - left - 20
-    legend_rows = (len(trend["stages"]) + 3) // 4
-    height = top_pad + plot_h + 48 + 18 * legend_rows
-    parts = [f'<text x="{left}" y="18" font-weight="600">Conversion by month of stage entry</text>']
-    if not months:
+    stage = trend["stages"][0] if trend["stages"] else None
+    title = f"{stage['stage']}: conversion by month of entry" if stage else "Conversion by month"
+    left, top_pad, plot_w, plot_h = 40, 26, 300, 110
+    width, height = left + plot_w + 30, top_pad + plot_h + 44
+    parts = [f'<text x="{width / 2:.1f}" y="14" text-anchor="middle" font-weight="600">{_e(title)}</text>']
+    if not months or stage is None:
         parts.append(f'<text x="{left}" y="{top_pad + 20}" fill="#6c757d">No stage entries yet.</text>')
-        return _svg(width, top_pad + 40, "Conversion by month", "".join(parts))
+        return _svg(width, top_pad + 40, title, "".join(parts))
 
     def px(i: int) -> float:
         return left + (plot_w * (i + 0.5) / len(months))
@@ -211,56 +217,46 @@ def monthly_chart(trend: dict) -> SafeString:
     def py(rate: float) -> float:
         return top_pad + plot_h * (1 - rate)
 
-    for t in range(0, 101, 25):
+    for t in (0, 50, 100):
         yy = py(t / 100)
         parts.append(f'<line x1="{left}" y1="{yy:.1f}" x2="{left + plot_w}" y2="{yy:.1f}" stroke="#e9ecef"/>')
-        parts.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" fill="#495057">{t}%</text>')
-    parts.append(
-        f'<text x="12" y="{top_pad + plot_h / 2}" transform="rotate(-90 12 {top_pad + plot_h / 2})" '
-        'text-anchor="middle" font-weight="600">Conversion</text>'
-    )
-    every = max(1, round(len(months) / 8))
-    for i, month in enumerate(months):
-        if i % every == 0 or i == len(months) - 1:
-            parts.append(
-                f'<text x="{px(i):.1f}" y="{top_pad + plot_h + 16}" text-anchor="middle" fill="#495057">'
-                f"{_e(month)}</text>"
-            )
-    parts.append(
-        f'<text x="{left + plot_w / 2:.1f}" y="{top_pad + plot_h + 34}" text-anchor="middle" '
-        'font-weight="600">Month of first entry into the stage</text>'
-    )
-    for k, stage in enumerate(trend["stages"]):
-        colour, dash = _LINE_COLOURS[k % len(_LINE_COLOURS)], _DASHES[(k // len(_LINE_COLOURS)) % 4]
-        segments, current = [], []
-        for i, point in enumerate(stage["points"]):
-            if point["rate"] is None:
-                if current:
-                    segments.append(current)
-                current = []
-                continue
-            current.append((px(i), py(point["rate"])))
-            fill = "#fff" if point["small_sample"] else colour
-            parts.append(
-                f'<circle cx="{px(i):.1f}" cy="{py(point["rate"]):.1f}" r="3" fill="{fill}" stroke="{colour}"'
-                f"{_SMALL_ATTR if point['small_sample'] else ''}><title>{_e(stage['stage'])}, "
-                f"{_e(point['month'])}: {point['rate'] * 100:.0f}% of {point['resolved']} resolved"
-                f"{' (small sample)' if point['small_sample'] else ''}</title></circle>"
-            )
-        if current:
-            segments.append(current)
-        for seg in segments:
-            if len(seg) > 1:
-                points = " ".join(f"{x:.1f},{y:.1f}" for x, y in seg)
-                dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-                parts.append(
-                    f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.8"{dash_attr}/>'
-                )
-        lx = left + (k % 4) * (plot_w / 4)
-        ly = top_pad + plot_h + 52 + 18 * (k // 4)
+        parts.append(f'<text x="{left - 4}" y="{yy + 4:.1f}" text-anchor="end" fill="#495057">{t}%</text>')
+    shown = sorted({0, len(months) - 1, (len(months) - 1) // 2})
+    for i in shown:
         parts.append(
-            f'<line x1="{lx:.1f}" y1="{ly - 4}" x2="{lx + 18:.1f}" y2="{ly - 4}" stroke="{colour}" '
-            f'stroke-width="2"{f" stroke-dasharray={chr(34)}{dash}{chr(34)}" if dash else ""}/>'
-            f'<text x="{lx + 24:.1f}" y="{ly}" fill="#212529">{_e(stage["stage"])}</text>'
+            f'<text x="{px(i):.1f}" y="{top_pad + plot_h + 14}" text-anchor="{_anchor(i, len(months))}" '
+            f'fill="#495057">{_e(months[i])}</text>'
         )
-    return _svg(width, height, "Conversion by month of stage entry", "".join(parts))
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{top_pad + plot_h + 32}" text-anchor="middle" fill="#212529">'
+        "Month of first entry · Conversion</text>"
+    )
+    segments, current = [], []
+    for i, point in enumerate(stage["points"]):
+        if point["rate"] is None:
+            if current:
+                segments.append(current)
+            current = []
+            continue
+        x, y = px(i), py(point["rate"])
+        current.append((x, y))
+        small = point["small_sample"]
+        if point.get("ci"):
+            lo, hi = py(point["ci"][0]), py(point["ci"][1])
+            parts.append(
+                f'<line x1="{x:.1f}" y1="{hi:.1f}" x2="{x:.1f}" y2="{lo:.1f}" stroke="#0072B2" '
+                f'stroke-opacity="{0.2 if small else 0.6}"/>'
+            )
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{"#fff" if small else "#0072B2"}" stroke="#0072B2"'
+            f"{_SMALL_ATTR if small else ''}><title>{_e(stage['stage'])}, {_e(point['month'])}: "
+            f"{point['rate'] * 100:.0f}% of {point['resolved']} resolved"
+            f"{' (small sample)' if small else ''}</title></circle>"
+        )
+    if current:
+        segments.append(current)
+    for seg in segments:
+        if len(seg) > 1:
+            points = " ".join(f"{x:.1f},{y:.1f}" for x, y in seg)
+            parts.append(f'<polyline points="{points}" fill="none" stroke="#0072B2" stroke-width="1.6"/>')
+    return _svg(width, height, title, "".join(parts))

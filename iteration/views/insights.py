@@ -180,7 +180,9 @@ def insights(request, membership: Membership, process_id: int):
             "days_svg": days_chart(boxes, metrics["stages"]),
             "boxes": boxes,
             "trend": trend,
-            "monthly_svg": monthly_chart(trend),
+            "monthly_svgs": [
+                monthly_chart({"months": trend["months"], "stages": [stage]}) for stage in trend["stages"]
+            ],
             **suggestions_context(process=process, membership=membership),
             "small_sample": SMALL_SAMPLE,
             "compare_form": compare_form,

@@ -217,7 +217,7 @@ def test_the_monthly_chart_leaves_gaps_and_hollows_small_samples():
 
     assert svg.count("<circle") == 3 and svg.count("<polyline") == 1  # the gap splits the line
     assert svg.count('data-small-sample="1"') == 1 and "25% of 4 resolved (small sample)" in svg
-    assert "Month of first entry into the stage</text>" in svg and "Conversion</text>" in svg
+    assert "Qualify: conversion by month of entry" in svg and "Month of first entry" in svg
     assert "No stage entries yet." in str(monthly_chart({"months": [], "stages": []}))
 
 
@@ -226,7 +226,7 @@ def test_the_page_shows_conversion_by_month_and_the_box_plot(client, manager, pr
 
     html = client.get(reverse("insights", args=[process.id])).content.decode()
 
-    assert 'data-testid="monthly-chart"' in html and "Month of first entry into the stage</text>" in html
+    assert 'data-testid="monthly-chart"' in html and "conversion by month of entry" in html
     assert 'data-testid="monthly-table"' in html
     assert "(box plot)" in html and "quartiles" in html
 
