@@ -44,4 +44,5 @@ urlpatterns = [
     path("", include("iteration.api.metrics")),
     path("", include("iteration.api.stalls")),
     path("", include("iteration.api.suggestions")),
+    path("", include("playbooks.api.urls")),
 ]
