@@ -465,3 +465,18 @@ def test_bulk_reevaluation_equals_deal_by_deal_evaluation(org, process, stages, 
         result = play_reevaluate(play_id=play.id, now=later, chunk_size=7)
         assert (result.attached, result.detached, result.steps_added, result.steps_removed) == (0, 0, 0, 0)
     assert snapshot() == by_deal
+
+
+@pytest.mark.postgres
+def test_key_checks_are_back_on_after_a_chunk(playbook, many_deals):
+    play = make_play(playbook, {"field": "amount", "op": "gte", "value": 0}, name="All")
+    assert play_reevaluate(play_id=play.id, chunk_size=5).attached == 12
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+        # Every row written while the checks were off references a row that exists.
+        cursor.execute(
+            "SELECT COUNT(*) FROM deals_dealstep s LEFT JOIN playbooks_playstep ps ON ps.id = s.play_step_id"
+            " LEFT JOIN deals_deal d ON d.id = s.deal_id WHERE s.source = 'play' AND (ps.id IS NULL OR d.id IS NULL)"
+        )
+        assert cursor.fetchone()[0] == 0
