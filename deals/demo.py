@@ -139,6 +139,7 @@ def demo_seed(
         history.write_deals(deals, report)
         # The deals went in without the services: total the board's columns from them, once.
         rollup_rebuild(org=people.org)
+        _seed_playbooks(people)
     report.seconds = time.monotonic() - started
     return report
 
@@ -765,3 +766,50 @@ class _Writer:
         self.thread.join()
         if self.error is not None and exc_info[0] is None:
             raise self.error
+
+
+def _seed_playbooks(people: _People) -> None:
+    """The demo's playbooks, through the playbook services (each active play is matched against the open
+    deals after commit, as when ops create one)."""
+    from deals.demo_data import DEMO_PLAYBOOKS
+    from playbooks.services import (
+        play_create,
+        play_question_add,
+        play_resource_add,
+        play_step_add,
+        playbook_create,
+    )
+
+    org = people.org
+    processes = {p.name: p for p in Process.objects.filter(organization=org)}
+    for spec in DEMO_PLAYBOOKS:
+        process = processes.get(spec["process"]) if spec["process"] else None
+        if spec["process"] and process is None:
+            continue
+        playbook = playbook_create(
+            org=org,
+            by=None,
+            name=spec["name"],
+            description=spec["description"],
+            process=process,
+            owner=people.ops,
+        )
+        for p in spec["plays"]:
+            target = None
+            if p.get("target_stage") and process is not None:
+                target = Stage.objects.filter(process=process, name=p["target_stage"]).first()
+            play = play_create(
+                playbook=playbook,
+                by=None,
+                name=p["name"],
+                priority=p["priority"],
+                condition=p["condition"],
+                talk_track=p["talk_track"],
+                target_stage=target,
+            )
+            for text in p["questions"]:
+                play_question_add(play=play, by=None, text=text)
+            for title, url in p["resources"]:
+                play_resource_add(play=play, by=None, title=title, url=url)
+            for title in p["steps"]:
+                play_step_add(play=play, by=None, title=title)

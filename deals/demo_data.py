@@ -466,3 +466,85 @@ DEAL_DESCRIPTIONS = [
     "",
     "",
 ]
+
+# The demo's playbooks: what a team learned about its competitors, objections and buyers. Plays are
+# matched against the open deals when the demo is seeded; `process` None = every process.
+DEMO_PLAYBOOKS = [
+    {
+        "name": "Competitive deals",
+        "description": "What works against the competitors we meet most.",
+        "process": None,
+        "plays": [
+            {
+                "name": "Against Northbeam",
+                "priority": 20,
+                "condition": {"all": [{"field": "competitors", "op": "contains", "value": "Northbeam"}]},
+                "talk_track": (
+                    "Northbeam wins on list price and loses on **total cost**.\n\n"
+                    "- Ask what their last Northbeam rollout cost in services\n"
+                    "- Show the three-year cost comparison, not the licence line\n"
+                    "- Offer a reference customer who switched"
+                ),
+                "questions": [
+                    "When does their Northbeam contract renew?",
+                    "Who chose Northbeam last time, and why?",
+                ],
+                "resources": [("Northbeam battle card", "https://wiki.demo.test/battle-cards/northbeam")],
+                "steps": [
+                    "Send the three-year cost comparison",
+                    "Set up a call with a customer who switched",
+                ],
+            },
+            {
+                "name": "Against an in-house build",
+                "priority": 10,
+                "condition": {"all": [{"field": "competitors", "op": "contains", "value": "In-house build"}]},
+                "talk_track": "The in-house team is the competitor: make their **maintenance cost** visible.",
+                "questions": ["How many people maintain the current tool?"],
+                "resources": [],
+                "steps": ["Estimate the yearly maintenance cost with their IT lead"],
+            },
+        ],
+    },
+    {
+        "name": "New business buyers",
+        "description": "Buyer situations in new business deals.",
+        "process": "New business",
+        "plays": [
+            {
+                "name": "Procurement-led buyer",
+                "priority": 15,
+                "condition": {
+                    "all": [
+                        {"field": "stakeholder_roles", "op": "contains", "value": "procurement"},
+                        {"field": "phase", "op": "eq", "value": "decision"},
+                    ]
+                },
+                "talk_track": "Procurement joined in the decision phase: agree the **process** before the price.",
+                "questions": ["What are the steps and dates of their procurement process?"],
+                "resources": [],
+                "steps": ["Get the procurement steps and timeline in writing"],
+                "target_stage": "Negotiation",
+            },
+            {
+                "name": "Price objection",
+                "priority": 10,
+                "condition": {"all": [{"field": "objections", "op": "contains", "value": "Price too high"}]},
+                "talk_track": "Go back to the **business case**: price is high compared to what?",
+                "questions": ["Which number in the business case do they doubt?"],
+                "resources": [("Pricing guidelines", "https://wiki.demo.test/pricing")],
+                "steps": ["Review the business case numbers with the economic buyer"],
+                "target_stage": "Proposal",
+            },
+            {
+                "name": "Healthcare security review",
+                "priority": 5,
+                "condition": {"all": [{"field": "industry", "op": "eq", "value": "Healthcare"}]},
+                "talk_track": "Healthcare buyers run a security review: start it **early**.",
+                "questions": ["Who owns the security review, and how long does it take?"],
+                "resources": [],
+                "steps": ["Send the security questionnaire pack"],
+            },
+        ],
+    },
+]

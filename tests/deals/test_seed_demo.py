@@ -280,3 +280,25 @@ def test_command_prints_the_logins_and_if_empty_keeps_existing_data(db):
 def test_if_empty_on_an_empty_database_seeds(db):
     assert "Loaded Demo Co: 12 deals" in seed("--deals", "12", "--if-empty")
     assert Deal.objects.filter(organization__slug="demo").count() == 12
+
+
+@pytest.mark.django_db
+def test_the_demo_has_playbooks_whose_plays_attach_where_they_apply(django_capture_on_commit_callbacks):
+    from playbooks.conditions import evaluate, parse
+    from playbooks.models import DealPlay, Play
+
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_seed(deals=60, seed=1, anchor=ANCHOR)
+
+    plays = list(Play.objects.select_related("playbook").order_by("name"))
+    assert len(plays) == 5 and all(p.active for p in plays)
+    for play in plays:
+        attached = set(
+            DealPlay.objects.filter(play=play, detached_at__isnull=True).values_list("deal_id", flat=True)
+        )
+        deals = Deal.objects.filter(status=DealStatus.OPEN)
+        if play.playbook.process_id:
+            deals = deals.filter(process_id=play.playbook.process_id)
+        condition = parse(play.condition)
+        assert attached == {d.id for d in deals if evaluate(condition, d)}, play.name
+    assert DealPlay.objects.exists() and DealStep.objects.filter(source=StepSource.PLAY).exists()
