@@ -180,6 +180,8 @@ class SuggestionKind(models.TextChoices):
     MAKE_MANDATORY = "make_mandatory", "Make criterion mandatory"
     RELAX = "relax", "Consider relaxing criterion"
     REVIEW_STAGE = "review_stage", "Review stage"
+    RETIRE_PLAY = "retire_play", "Retire or rework play"
+    ADOPT_PLAY = "adopt_play", "Make play steps part of the stage"
 
 
 class SuggestionStatus(models.TextChoices):
@@ -199,8 +201,12 @@ class Suggestion(OrgScopedModel):
     criterion = models.ForeignKey(
         "salesproc.ExitCriterion", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    play = models.ForeignKey(
+        "playbooks.Play", null=True, blank=True, on_delete=models.CASCADE, related_name="suggestions"
+    )
     kind = models.CharField(max_length=20, choices=SuggestionKind.choices)
-    # "stage:<id>" or "criterion:<id>": what the suggestion is about, for the one-open-per-subject rule.
+    # "stage:<id>", "criterion:<id>" or "play:<id>": what the suggestion is about, for the
+    # one-open-per-subject rule.
     subject = models.CharField(max_length=40)
     title = models.CharField(max_length=300)
     # Numbers, sample sizes and intervals behind the suggestion.

@@ -19,6 +19,13 @@ WINDOW_DAYS of stage entries of each active process and writes one open suggesti
   advanced from the stage and closed: those that met it against those that went through without it
   (a manager's override, history imported from before the rule, a version where it was optional). Both
   sides at least MIN_RESOLVED, together at least RELAX_MIN_DEALS, and the interval contains 0.
+- **retire_play** — a play (see "Plays" below) whose effectiveness (playbooks.effectiveness) says "no
+  measurable effect" after at least RETIRE_MIN_DEALS attached deals, or "hurts": "retire or rework it".
+  Applying deactivates the play (no process version: plays are not part of the process).
+- **adopt_play** — a play with a target stage and steps whose effectiveness says "helps": "make its steps
+  part of the stage". Applying adds each of its steps as an optional exit criterion of the target stage
+  (through criterion_add, so the process gets new versions, each noting the suggestion); steps the stage
+  already has as criteria (same label) are skipped.
 - **review_stage** — a stage many deals move backwards from, or skip (a move from a lower stage, or a
   deal's first entry, straight to a higher one): over the deals that entered or skipped the stage, the
   share is at least REVIEW_RATE with its Wilson interval's lower bound at least REVIEW_LOWER_BOUND, over
@@ -29,6 +36,10 @@ WINDOW_DAYS of stage entries of each active process and writes one open suggesti
 role added, or an activity of the kind logged in the stage — at or before the entry's `left_at` (any
 time while the deal is still there); a deal field filled counts as it is now (field edits have no
 history). These are associations, not proof of cause: the evidence says so, and shows the numbers.
+
+Plays: each active play is suggested about under one process, its "home": its target stage's process,
+else its playbook's process, else the organization's first active process. The verdict is the play's
+overall one (the target-stage conversion when it has a target stage, else the win rate).
 
 A refresh updates the evidence of suggestions that still hold, withdraws (deletes) open ones the data
 no longer supports, and does not bring back, for DISMISSED_QUIET_DAYS, a suggestion dismissed with the
@@ -78,6 +89,7 @@ EXPECTED_DAYS_TOLERANCE = 0.30
 RELAX_MIN_DEALS = 100
 REVIEW_RATE = 0.25
 REVIEW_LOWER_BOUND = 0.15
+RETIRE_MIN_DEALS = 200
 DISMISSED_QUIET_DAYS = 90
 MAX_REASON = 1000
 
@@ -94,6 +106,7 @@ class Candidate:
     change: dict = field(default_factory=dict)
     stage: Stage | None = None
     criterion: ExitCriterion | None = None
+    play: object | None = None
 
 
 @dataclass(frozen=True)
@@ -383,6 +396,89 @@ def _review_candidates(process: Process, stages: list[Stage], window_from: datet
     return out
 
 
+# Plays -----------------------------------------------------------------------------------------------
+
+
+def _home_plays(process: Process) -> list:
+    """The active plays whose suggestions live under `process` (see the module docstring)."""
+    from playbooks.models import Play
+
+    first_active = (
+        Process.objects.filter(organization_id=process.organization_id, is_active=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    home = Q(target_stage__process_id=process.id) | Q(
+        target_stage__isnull=True, playbook__process_id=process.id
+    )
+    if first_active == process.id:
+        home |= Q(target_stage__isnull=True, playbook__process__isnull=True)
+    return list(
+        Play.objects.filter(organization_id=process.organization_id, active=True, playbook__active=True)
+        .filter(home)
+        .select_related("playbook", "target_stage")
+    )
+
+
+def _play_candidates(process: Process, now: datetime) -> list[Candidate]:
+    from playbooks.effectiveness import HELPS, HURTS, NO_EFFECT, play_effectiveness
+    from playbooks.models import PlayStep
+
+    out = []
+    for play in _home_plays(process):
+        result = play_effectiveness(play=play, now=now)
+        deciding = result["stage_conversion"] or result["win_rate"]
+        measure = "conversion of " + result["target_stage"] if result["stage_conversion"] else "win rate"
+        treated, comparison = deciding["treated"], deciding["comparison"]
+        numbers = (
+            f"{measure}: {_pct(treated['rate'])} on the {treated['n']} deals it was attached to against "
+            f"{_pct(comparison['rate'])} on {comparison['n']} comparable deals"
+        )
+        evidence = {"effectiveness": result, "measure": measure, "min_deals": RETIRE_MIN_DEALS}
+        verdict = result["verdict"]
+        if verdict == HURTS or (verdict == NO_EFFECT and treated["n"] >= RETIRE_MIN_DEALS):
+            evidence["summary"] = (
+                f"{'Worse' if verdict == HURTS else 'No measurable difference'}: {numbers}. "
+                "An association, not proof of cause."
+            )
+            title = (
+                f"Play “{play.name}” goes with worse results: retire or rework it"
+                if verdict == HURTS
+                else f"Play “{play.name}” shows no effect after {treated['n']} deals: retire or rework it"
+            )
+            out.append(
+                Candidate(
+                    kind=SuggestionKind.RETIRE_PLAY,
+                    subject=f"play:{play.id}",
+                    title=title,
+                    evidence=evidence,
+                    change={"active": False},
+                    play=play,
+                    stage=play.target_stage,
+                )
+            )
+        elif verdict == HELPS and play.target_stage is not None:
+            steps = list(
+                PlayStep.objects.filter(play=play).order_by("order", "id").values_list("id", flat=True)
+            )
+            if not steps:
+                continue
+            evidence["summary"] = f"Better: {numbers}. An association, not proof of cause."
+            out.append(
+                Candidate(
+                    kind=SuggestionKind.ADOPT_PLAY,
+                    subject=f"play:{play.id}",
+                    title=f"Play “{play.name}” helps: make its steps part of {play.target_stage.name}",
+                    evidence=evidence,
+                    change={"adopt_steps": steps},
+                    play=play,
+                    stage=play.target_stage,
+                )
+            )
+    return out
+
+
 # Refresh ---------------------------------------------------------------------------------------------
 
 
@@ -409,6 +505,7 @@ def suggestion_candidates(*, process: Process, now: datetime | None = None) -> l
         if stage.id in by_stage:
             candidates += _criterion_candidates(process, stage, by_stage[stage.id], window_from)
     candidates += _review_candidates(process, stages, window_from)
+    candidates += _play_candidates(process, now)
     for candidate in candidates:
         candidate.evidence["window_days"] = WINDOW_DAYS
         candidate.evidence["computed_at"] = now.isoformat()
@@ -439,8 +536,11 @@ def suggestions_refresh(*, process: Process, now: datetime | None = None) -> Ref
         existing = open_.pop((c.kind, c.subject), None)
         if existing is not None:
             existing.title, existing.evidence, existing.change = c.title, c.evidence, c.change
-            existing.stage, existing.criterion, existing.updated_at = c.stage, c.criterion, now
-            existing.save(update_fields=["title", "evidence", "change", "stage", "criterion", "updated_at"])
+            existing.stage, existing.criterion, existing.play = c.stage, c.criterion, c.play
+            existing.updated_at = now
+            existing.save(
+                update_fields=["title", "evidence", "change", "stage", "criterion", "play", "updated_at"]
+            )
             updated += 1
         elif (c.kind, c.subject, _change_key(c.change)) not in quiet:
             Suggestion.objects.create(
@@ -448,6 +548,7 @@ def suggestions_refresh(*, process: Process, now: datetime | None = None) -> Ref
                 process=process,
                 stage=c.stage,
                 criterion=c.criterion,
+                play=c.play,
                 kind=c.kind,
                 subject=c.subject,
                 title=c.title,
@@ -489,7 +590,7 @@ def _require_ops(by: Membership, suggestion: Suggestion) -> None:
 def _locked_open(suggestion: Suggestion) -> Suggestion:
     locked = (
         Suggestion.objects.select_for_update(of=("self",))
-        .select_related("stage", "criterion", "process")
+        .select_related("stage", "criterion", "process", "play")
         .get(pk=suggestion.pk)
     )
     if locked.status != SuggestionStatus.OPEN:
@@ -498,10 +599,11 @@ def _locked_open(suggestion: Suggestion) -> Suggestion:
 
 
 @transaction.atomic
-def suggestion_apply(*, suggestion: Suggestion, by: Membership) -> ProcessVersion:
-    """Make the suggested change through the process services: a new process version, its note naming
-    the suggestion. Refused for advice-only suggestions, for decided ones, and when the process already
-    has the change."""
+def suggestion_apply(*, suggestion: Suggestion, by: Membership) -> ProcessVersion | None:
+    """Make the suggested change through the services: for the process, a new process version whose note
+    names the suggestion (returned); retiring a play deactivates it (None: plays are not part of the
+    process). Refused for advice-only suggestions, for decided ones, and when the change is already in
+    place."""
     from salesproc.services import criterion_update, stage_update
 
     _require_ops(by, suggestion)
@@ -511,19 +613,25 @@ def suggestion_apply(*, suggestion: Suggestion, by: Membership) -> ProcessVersio
             "This suggestion is advice: review the stage in the process editor, then dismiss it."
         )
     note = f"Suggestion #{s.id}: {s.title}"
+    version = None
     if s.kind == SuggestionKind.EXPECTED_DAYS:
         if s.stage is None:
             raise InvalidInput("The stage of this suggestion no longer exists.")
         if s.stage.expected_days == s.change["expected_days"]:
             raise InvalidInput(f"{s.stage.name} already expects {s.stage.expected_days} days.")
         stage_update(stage=s.stage, by=by, note=note, expected_days=s.change["expected_days"])
-    else:
+    elif s.kind in (SuggestionKind.MAKE_MANDATORY, SuggestionKind.RELAX):
         if s.criterion is None:
             raise InvalidInput("The exit criterion of this suggestion no longer exists.")
         if s.criterion.importance == s.change["importance"]:
             raise InvalidInput(f"“{s.criterion.label}” is already {s.criterion.importance}.")
         criterion_update(criterion=s.criterion, by=by, note=note, importance=s.change["importance"])
-    version = ProcessVersion.objects.filter(process=s.process).order_by("-number").first()
+    elif s.kind == SuggestionKind.RETIRE_PLAY:
+        _retire_play(s, by)
+    elif s.kind == SuggestionKind.ADOPT_PLAY:
+        _adopt_play(s, by, note)
+    if s.kind != SuggestionKind.RETIRE_PLAY:
+        version = ProcessVersion.objects.filter(process=s.process).order_by("-number").first()
     Suggestion.objects.filter(pk=s.pk).update(
         status=SuggestionStatus.APPLIED,
         decided_by=by.user,
@@ -533,6 +641,43 @@ def suggestion_apply(*, suggestion: Suggestion, by: Membership) -> ProcessVersio
     )
     suggestion.refresh_from_db()
     return version
+
+
+def _retire_play(s: Suggestion, by: Membership) -> None:
+    from playbooks.services import play_set_active
+
+    if s.play is None:
+        raise InvalidInput("The play of this suggestion no longer exists.")
+    if not s.play.active:
+        raise InvalidInput(f"The play “{s.play.name}” is already inactive.")
+    play_set_active(play=s.play, by=by, active=False)
+
+
+def _adopt_play(s: Suggestion, by: Membership, note: str) -> None:
+    from playbooks.models import PlayStep
+    from salesproc.services import criterion_add
+
+    if s.play is None or s.stage is None:
+        raise InvalidInput("The play or the stage of this suggestion no longer exists.")
+    steps = list(
+        PlayStep.objects.filter(play=s.play, id__in=s.change.get("adopt_steps", [])).order_by("order")
+    )
+    have = {
+        label.lower() for label in ExitCriterion.objects.filter(stage=s.stage).values_list("label", flat=True)
+    }
+    new = [step for step in steps if step.title.lower() not in have]
+    if not new:
+        raise InvalidInput(f"{s.stage.name} already has the play's steps as exit criteria.")
+    for step in new:
+        criterion_add(
+            stage=s.stage,
+            by=by,
+            note=note,
+            kind="step",
+            label=step.title[:200],
+            importance=Importance.OPTIONAL,
+            description=step.description,
+        )
 
 
 @transaction.atomic

@@ -434,7 +434,7 @@ CRITERION_EDITABLE = (
 
 
 @transaction.atomic
-def criterion_add(*, stage: Stage, by: Membership | None, **fields) -> ExitCriterion:
+def criterion_add(*, stage: Stage, by: Membership | None, note: str = "", **fields) -> ExitCriterion:
     """Add an exit criterion to a stage; record a version."""
     _require_process_editor(by, stage.process.organization)
     process = _lock_process(stage.process)
@@ -456,7 +456,7 @@ def criterion_add(*, stage: Stage, by: Membership | None, **fields) -> ExitCrite
     )
     _add_steps_to_open_deals([crit], by)
     _record_version(
-        process, author=by.user if by else None, note=f"{stage.name}: added criterion {crit.label}"
+        process, author=by.user if by else None, note=note or f"{stage.name}: added criterion {crit.label}"
     )
     return crit
 

@@ -3,8 +3,9 @@
 - `GET /api/processes/{process_id}/suggestions/?status=open|applied|dismissed` (default open).
 - `POST /api/processes/{process_id}/suggestions/refresh/`: recompute now (ops, admins) → the counts.
 - `GET /api/suggestions/{id}/`: one suggestion with its evidence.
-- `POST /api/suggestions/{id}/apply/`: make the change through the process services → 200 with the new
-  process version; 400 for advice-only or already decided suggestions.
+- `POST /api/suggestions/{id}/apply/`: make the change through the services → 200 with the new process
+  version (null when retiring a play, which is not part of the process); 400 for advice-only or already
+  decided suggestions.
 - `POST /api/suggestions/{id}/dismiss/` with `{"reason": "..."}` → 200; 400 without a reason."""
 
 from django.urls import path
@@ -135,6 +136,7 @@ class SuggestionApplyApi(SuggestionScopedApi):
                             "number": serializers.IntegerField(),
                             "note": serializers.CharField(),
                         },
+                        allow_null=True,
                     ),
                 },
             )
@@ -146,7 +148,11 @@ class SuggestionApplyApi(SuggestionScopedApi):
         return Response(
             {
                 "suggestion": SuggestionOutputSerializer(suggestion).data,
-                "version": {"id": version.id, "number": version.number, "note": version.note},
+                "version": (
+                    None
+                    if version is None
+                    else {"id": version.id, "number": version.number, "note": version.note}
+                ),
             }
         )
 

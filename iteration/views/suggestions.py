@@ -75,6 +75,8 @@ def _decide(request, membership: Membership, suggestion_id: int, action):
 def suggestion_apply_view(request, membership: Membership, suggestion_id: int):
     def apply(suggestion):
         version = suggestion_apply(suggestion=suggestion, by=membership)
+        if version is None:
+            return f"Applied “{suggestion.title}”: the play is inactive and leaves the deals it was on."
         return f"Applied “{suggestion.title}”: the process is now at version {version.number}."
 
     return _decide(request, membership, suggestion_id, apply)

@@ -226,7 +226,9 @@ def test_the_candidates_take_a_fixed_number_of_queries(org, stages, build):
 
     before = count()
     _stay(build, 25, ("Qualify", "Discover"), 20)
-    assert count() == before == 6  # stages, metrics (2), criteria, one per stage with criteria, review
+    # stages, metrics (2), criteria, one per stage with criteria, review, the first active process and
+    # the plays (none here: each play adds the queries of its effectiveness).
+    assert count() == before == 8
 
 
 # Refresh ---------------------------------------------------------------------------------------------
@@ -403,3 +405,93 @@ def test_dismissing_needs_a_reason_and_keeps_it(ops, expected_days_suggestion):
         "dismissed",
         "Seasonal",
     )
+
+
+# Plays -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def playbook(org, process, ops):
+    from playbooks.services import playbook_create
+
+    return playbook_create(org=org, by=ops, name="Competitive", process=process)
+
+
+def _play_with_history(org, playbook, build, *, target, attached, comparison, step_titles=()):
+    """A play targeting `target`, and deals through it: `attached` and `comparison` are (advanced, lost)
+    counts; attached deals got the play while in the stage."""
+    from playbooks.models import DealPlay, Play, PlayStep
+
+    play = Play.objects.create(
+        organization=org,
+        playbook=playbook,
+        name="Against Globex",
+        condition={"field": "amount", "op": "gte", "value": 0},
+        target_stage=target,
+    )
+    for i, title in enumerate(step_titles):
+        PlayStep.objects.create(organization=org, play=play, title=title, order=i)
+    for on_play, (advanced, lost) in ((True, attached), (False, comparison)):
+        for i in range(advanced + lost):
+            path = [("Qualify", 0), ("Discover", 2)] if i < advanced else [("Qualify", 0)]
+            deal = build(path, ("won", 5) if i < advanced else ("lost", 3))
+            if on_play:
+                DealPlay.objects.create(
+                    organization=org, deal=deal, play=play, attached_at=day(1), detached_at=day(2)
+                )
+    return play
+
+
+def test_a_play_that_helps_is_suggested_as_part_of_its_stage(org, stages, playbook, build, ops):
+    play = _play_with_history(
+        org, playbook, build, target=stages[0], attached=(36, 4), comparison=(10, 30),
+        step_titles=("Send the battle card", "Call a reference"),
+    )  # fmt: skip
+
+    suggestions_refresh(process=stages[0].process, now=NOW)
+
+    suggestion = Suggestion.objects.get(kind=SuggestionKind.ADOPT_PLAY)
+    assert (
+        suggestion.play == play
+        and suggestion.title == "Play “Against Globex” helps: make its steps part of Qualify"
+    )
+    assert suggestion.evidence["effectiveness"]["verdict"] == "helps"
+    versions = stages[0].process.versions.count()
+
+    version = suggestion_apply(suggestion=suggestion, by=ops)
+
+    labels = list(stages[0].criteria.order_by("order").values_list("label", "importance", "kind"))
+    assert labels == [("Send the battle card", "optional", "step"), ("Call a reference", "optional", "step")]
+    assert stages[0].process.versions.count() == versions + 2
+    assert version.note == f"Suggestion #{suggestion.id}: {suggestion.title}"
+
+
+def test_a_play_without_effect_after_enough_deals_is_suggested_for_retirement(
+    org, stages, playbook, build, ops
+):
+    play = _play_with_history(
+        org, playbook, build, target=stages[0], attached=(100, 100), comparison=(100, 100)
+    )
+    play.active = True
+    play.save()
+
+    suggestions_refresh(process=stages[0].process, now=NOW)
+
+    suggestion = Suggestion.objects.get(kind=SuggestionKind.RETIRE_PLAY)
+    assert suggestion.title == "Play “Against Globex” shows no effect after 200 deals: retire or rework it"
+    versions = stages[0].process.versions.count()
+
+    assert suggestion_apply(suggestion=suggestion, by=ops) is None
+
+    play.refresh_from_db()
+    assert play.active is False and stages[0].process.versions.count() == versions
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestionStatus.APPLIED and suggestion.applied_version is None
+
+
+def test_a_play_with_few_deals_is_not_judged(org, stages, playbook, build):
+    _play_with_history(org, playbook, build, target=stages[0], attached=(5, 5), comparison=(5, 5))
+
+    suggestions_refresh(process=stages[0].process, now=NOW)
+
+    assert not Suggestion.objects.filter(kind__in=["retire_play", "adopt_play"]).exists()
