@@ -6,8 +6,9 @@ band, since almost every action can meet a criterion); without htmx they redirec
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html
-from django_htmx.http import reswap, retarget
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from deals.forms import ActivityForm, LoseForm, MoveForm, StepForm, VersionForm
 from deals.models import Deal, DealStatus
@@ -26,6 +27,7 @@ from deals.views.common import (
 )
 from orgs.models import Membership
 from orgs.selectors import can_edit_deal
+from playbooks.views.deal_plays import deal_plays_for_page
 from salesproc.lib.errors import CriteriaUnmet, InvalidInput, NotAllowed, ServiceError, StaleVersion
 from salesproc.models import Stage
 
@@ -60,6 +62,8 @@ def page_context(membership: Membership, deal: Deal, **extra) -> dict:
         "step_form": StepForm(),
         "activity_form": ActivityForm(deal=deal),
         "lose_form": LoseForm(),
+        # The plays section: read only by the renders that include it (the page, the deal body).
+        "deal_plays": SimpleLazyObject(lambda: deal_plays_for_page(deal=deal, steps=page.steps)),
     }
     context.update(extra)
     return context
@@ -84,7 +88,12 @@ def respond(
         return render(request, TEMPLATE, context, status=status)
     parts = [render(request, f"{TEMPLATE}#{name}", context) for name in fragments]
     parts += [render(request, f"{TEMPLATE}#{name}", {**context, "oob": True}) for name in oob]
-    return concat(*parts, status=status)
+    response = concat(*parts, status=status)
+    if status < 400 and "deal_body" not in fragments:
+        # Sections that refresh themselves (the plays: a stakeholder's role or a plan step can change
+        # them) listen for this; a re-rendered body already has them fresh.
+        trigger_client_event(response, "dealChanged")
+    return response
 
 
 def refusal(request: HtmxHttpRequest, membership: Membership, deal: Deal, exc: ServiceError) -> HttpResponse:

@@ -25,8 +25,9 @@ from salesproc.lib.errors import InvalidInput, NotAllowed
 from salesproc.lib.scoping import get_for_org_or_404
 from salesproc.models import CriterionKind, ExitCriterion
 
-# Stakeholder changes can meet a role criterion and change who an activity can be logged with.
-STAKEHOLDER_OOB = ("criteria", "activity_stakeholder")
+# Stakeholder changes can meet a role criterion, change who an activity can be logged with, and attach
+# or detach plays, whose steps join or leave the plan.
+STAKEHOLDER_OOB = ("criteria", "activity_stakeholder", "plan")
 
 
 def _get_step(membership: Membership, deal: Deal, step_id: int) -> DealStep:

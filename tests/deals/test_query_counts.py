@@ -24,8 +24,9 @@ BOARD_QUERIES_MANAGER = 5
 LOAD_MORE_QUERIES = 4
 # session, user with memberships + the deal + stages + exit criteria + their status (one per kind
 # present: step, stakeholder role, activity kind, answer) + answers + plan + stakeholders + activities
-# + tags.
-DEAL_PAGE_QUERIES = 15  # includes the stall flags section
+# + tags + the plays attached now (none here; with plays, four more whatever their number: their
+# questions, resources, steps and this deal's answers — tests/playbooks/test_deal_plays_pages.py).
+DEAL_PAGE_QUERIES = 16  # includes the stall flags section
 # session, user with memberships + one page of deals + processes and members for the filters.
 DEAL_LIST_QUERIES = 5
 
