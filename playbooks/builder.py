@@ -278,7 +278,6 @@ def apply_action(root: Node, action: str) -> Node:
     elif verb == "field" and not target.is_group:
         fld = FIELDS.get(target.field)
         ops = OPERATORS[fld.type] if fld is not None else ()
-        if target.op not in ops:
-            target.op = ops[0] if ops else ""
+        target.op = ops[0] if ops else ""
         target.values = []
     return _renumber(root, "r")

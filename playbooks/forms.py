@@ -60,11 +60,20 @@ class PlayForm(BootstrapMixin, ServiceErrorsMixin, forms.Form):
 class QuestionForm(BootstrapMixin, ServiceErrorsMixin, forms.Form):
     text = forms.CharField(max_length=300, label="Question to ask")
 
+    def __init__(self, *args, **kwargs):
+        # Its own element ids: the editor shows this form beside the play's and the other content forms.
+        kwargs.setdefault("auto_id", "question_%s")
+        super().__init__(*args, **kwargs)
+
 
 class ResourceForm(BootstrapMixin, ServiceErrorsMixin, forms.Form):
     title = forms.CharField(max_length=200)
     url = forms.URLField(required=False, max_length=500, label="Link", assume_scheme="https")
     file = forms.FileField(required=False, label="Or a file")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "resource_%s")
+        super().__init__(*args, **kwargs)
 
     def clean(self):
         cleaned = super().clean()
@@ -81,6 +90,7 @@ class StepForm(BootstrapMixin, ServiceErrorsMixin, forms.Form):
     )
 
     def __init__(self, playbook, *args, **kwargs):
+        kwargs.setdefault("auto_id", "step_%s")
         super().__init__(*args, **kwargs)
         stages = Stage.objects.filter(organization_id=playbook.organization_id).select_related("process")
         if playbook.process_id:
