@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "deals",
     "playbooks",
     "iteration",
+    "strategy",
 ]
 
 MIDDLEWARE = [

@@ -25,9 +25,11 @@ from playbooks.services import play_answer_set
 from playbooks.triggering import deal_plays_evaluate
 from salesproc.models import ExitCriterion, ProcessVersion, Stage
 from salesproc.services import criterion_add
+from strategy.models import DealComment, DealStrategy, Notification, StrategyRevision
+from strategy.services import comment_add, strategy_update
 from tests.factories import PlayQuestionFactory, PlayStepFactory
 
-OUR_APPS = ("orgs", "salesproc", "deals", "iteration", "playbooks")
+OUR_APPS = ("orgs", "salesproc", "deals", "iteration", "playbooks", "strategy")
 READ_ONLY = {
     StageChange,
     StageRollup,
@@ -41,6 +43,10 @@ READ_ONLY = {
     DealPlay,
     PlayAnswer,
     PlayEvaluationRun,
+    DealStrategy,
+    StrategyRevision,
+    DealComment,
+    Notification,
 }
 
 
@@ -96,12 +102,14 @@ def world(org, admin, ops, rep, deal, contact, stages):
     PlayEvaluationRun.objects.create(organization=org, play=question.play)
     deal_plays_evaluate(deal_id=deal.id)
     play_answer_set(deal=deal, question=question, text="Yes", by=rep)
+    strategy_update(deal=deal, by=rep, expected_version=0, risks="Budget freeze")
+    comment_add(deal=deal, by=rep, body="@ops can you check the process?")
     return deal
 
 
 def test_every_model_of_our_apps_is_registered():
     models = [m for app in OUR_APPS for m in apps.get_app_config(app).get_models()]
-    assert len(models) == 32
+    assert len(models) == 36
     assert [m.__name__ for m in models if not admin.site.is_registered(m)] == []
 
 
