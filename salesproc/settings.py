@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "playbooks",
     "iteration",
     "strategy",
+    "scorecards",
 ]
 
 MIDDLEWARE = [

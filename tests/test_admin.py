@@ -25,11 +25,13 @@ from playbooks.services import play_answer_set
 from playbooks.triggering import deal_plays_evaluate
 from salesproc.models import ExitCriterion, ProcessVersion, Stage
 from salesproc.services import criterion_add
+from scorecards.models import DealScorecard, DealScorecardAnswer
+from scorecards.services import deal_scorecard_answer, scorecard_create, scorecard_criterion_add
 from strategy.models import DealComment, DealStrategy, Notification, StrategyRevision
 from strategy.services import comment_add, strategy_update
 from tests.factories import PlayQuestionFactory, PlayStepFactory
 
-OUR_APPS = ("orgs", "salesproc", "deals", "iteration", "playbooks", "strategy")
+OUR_APPS = ("orgs", "salesproc", "deals", "iteration", "playbooks", "strategy", "scorecards")
 READ_ONLY = {
     StageChange,
     StageRollup,
@@ -47,6 +49,8 @@ READ_ONLY = {
     StrategyRevision,
     DealComment,
     Notification,
+    DealScorecard,
+    DealScorecardAnswer,
 }
 
 
@@ -104,12 +108,15 @@ def world(org, admin, ops, rep, deal, contact, stages):
     play_answer_set(deal=deal, question=question, text="Yes", by=rep)
     strategy_update(deal=deal, by=rep, expected_version=0, risks="Budget freeze")
     comment_add(deal=deal, by=rep, body="@ops can you check the process?")
+    scorecard = scorecard_create(process=deal.process, by=ops)
+    budget = scorecard_criterion_add(scorecard=scorecard, by=ops, label="Budget", scale="yes_no")
+    deal_scorecard_answer(deal=deal, criterion=budget, value=1, by=rep)
     return deal
 
 
 def test_every_model_of_our_apps_is_registered():
     models = [m for app in OUR_APPS for m in apps.get_app_config(app).get_models()]
-    assert len(models) == 36
+    assert len(models) == 40
     assert [m.__name__ for m in models if not admin.site.is_registered(m)] == []
 
 
