@@ -19,6 +19,7 @@ from orgs.models import Membership, Organization
 from orgs.selectors import team_user_ids
 from salesproc.lib.errors import InvalidInput
 from salesproc.models import Process
+from scorecards.selectors import BOARD_FILTER_CHOICES as SCORECARD_FILTERS
 
 INFLUENCE_CHOICES = [(i, str(i)) for i in range(1, 6)]
 
@@ -67,11 +68,13 @@ class ServiceErrorsMixin:
 
 
 class BoardFilterForm(forms.Form):
-    """The board's filters: ?owner=me|<user id>, ?team=1 (the manager's team), ?q=."""
+    """The board's filters: ?owner=me|<user id>, ?team=1 (the manager's team), ?q=, ?scorecard=go|no_go|
+    incomplete|not_scored."""
 
     owner = forms.CharField(required=False)
     team = forms.BooleanField(required=False)
     q = forms.CharField(required=False, max_length=200)
+    scorecard = forms.CharField(required=False)
 
     def to_filters(self, membership: Membership) -> BoardFilters:
         """What to filter on; anything unreadable is ignored rather than refused (it is only a view)."""
@@ -84,7 +87,12 @@ class BoardFilterForm(forms.Form):
             owner_ids = frozenset({membership.user_id})
         elif parse_id(owner):
             owner_ids = frozenset({parse_id(owner)})
-        return BoardFilters(owner_ids=owner_ids, q=(data.get("q") or "").strip())
+        scorecard = (data.get("scorecard") or "").strip()
+        return BoardFilters(
+            owner_ids=owner_ids,
+            q=(data.get("q") or "").strip(),
+            scorecard=scorecard if scorecard in dict(SCORECARD_FILTERS) else "",
+        )
 
 
 class DealListFilterForm(forms.Form):

@@ -50,6 +50,7 @@ from iteration.stalls.flags import with_level_rank
 from orgs.models import Membership, Organization, user_display_name
 from salesproc.lib.expressions import InSubquery
 from salesproc.models import CriterionKind, ExitCriterion, Process, Stage
+from scorecards.selectors import deal_scorecard_filter
 
 BOARD_PAGE_SIZE = 25
 DEAL_LIST_PAGE_SIZE = 50
@@ -62,10 +63,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 @dataclass(frozen=True)
 class BoardFilters:
     """Which open deals the board shows: `owner_ids` None means everyone's; `q` searches deal and
-    account names."""
+    account names; `scorecard` keeps one qualification result (scorecards.selectors)."""
 
     owner_ids: frozenset[int] | None = None
     q: str = ""
+    scorecard: str = ""
 
 
 def _owner_filter(filters: BoardFilters, prefix: str = "") -> Q:
@@ -101,6 +103,7 @@ def board_deals(
         Deal.objects.for_org(org)
         .filter(process_id=process_id, status=DealStatus.OPEN)
         .filter(_owner_filter(filters), deal_search(org, filters.q, find_all=find_all))
+        .filter(deal_scorecard_filter(filters.scorecard))
     )
 
 
@@ -116,7 +119,8 @@ def board_stages(
     `count_is_lower_bound`, and `first_card_ids` (see below). One query, whatever the number of deals.
 
     Without a search the numbers come from the StageRollup rows of the process (of the filtered
-    owners): exact, a few rows per stage. A search cannot use them: it reads at most
+    owners): exact, a few rows per stage. A search (or a scorecard filter: the rollups do not know
+    results) cannot use them: it reads at most
     BOARD_SEARCH_CAP + 1 matching open deals; when more match, each column's count is how many of those
     were in it (`count_is_lower_bound`, shown as "N+") and its sum is unknown (None). When they all
     fit, on PostgreSQL the same pass also picks each column's first cards (`first_card_ids`, a list;
@@ -131,10 +135,11 @@ def board_stages(
         Stage.objects.for_org(org)
         .filter(where)
         .filter(process__organization=org)
-        .select_related("process")
+        # The scorecard too (a join, not a query): the board offers its filter when there is one.
+        .select_related("process", "process__scorecard")
         .order_by("process__name", "process_id", "order")
     )
-    if filters.q:
+    if filters.q or filters.scorecard:
         return _with_search_totals(qs, org=org, process_id=process_id, filters=filters)
     # The rollup rows of this process, and of the filtered owners, joined in the ON clause.
     counted = FilteredRelation(
@@ -497,8 +502,10 @@ class DealPage:
 
 
 def deals_for_page(*, org: Organization) -> QuerySet[Deal]:
-    """The org's deals with what a deal page's header shows (account, owner, stage, process)."""
-    return Deal.objects.for_org(org).select_related("account", "owner", "stage", "process")
+    """The org's deals with what a deal page's header shows (account, owner, stage, process), and the
+    process's qualification scorecard: the page's scorecard section then costs no query for a process
+    without one."""
+    return Deal.objects.for_org(org).select_related("account", "owner", "stage", "process__scorecard")
 
 
 def deal_page(*, deal: Deal) -> DealPage:

@@ -45,4 +45,5 @@ urlpatterns = [
     path("", include("iteration.api.stalls")),
     path("", include("iteration.api.suggestions")),
     path("", include("playbooks.api.urls")),
+    path("", include("scorecards.api_urls")),
 ]

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("deals.urls_people")),
     path("", include("iteration.urls")),
     path("", include("playbooks.urls")),
+    path("", include("scorecards.urls")),
 ]

@@ -29,6 +29,7 @@ from playbooks.services import (
     playbook_create,
 )
 from salesproc.services import criterion_add
+from scorecards.services import deal_scorecard_answer, scorecard_create, scorecard_criterion_add
 from tests.factories import ContactFactory
 
 # URL kwarg name -> the kind of object whose id it takes (a key of the worlds built below).
@@ -57,6 +58,7 @@ ID_KWARGS = {
     "resource_id": "play_resource",
     "play_step_id": "play_step",
     "evaluation_run_id": "play_evaluation_run",
+    "scorecard_criterion_id": "scorecard_criterion",
 }
 # The admin site has its own permission model; the password-reset link carries a signed user id.
 SKIP_PREFIXES = ("admin/",)
@@ -144,6 +146,10 @@ def _world(org, member, process, account, contact, deal):
     resource = play_resource_add(play=play, by=None, title="Battle card", url="https://example.test/card")
     play_step = play_step_add(play=play, by=None, title="Book the executive call")
     evaluation_run = PlayEvaluationRun.objects.get(play=play)
+    scorecard_criterion = scorecard_criterion_add(
+        scorecard=scorecard_create(process=process, by=None), by=None, label="Budget confirmed"
+    )
+    deal_scorecard_answer(deal=deal, criterion=scorecard_criterion, value=2, by=member)
     process.refresh_from_db()
     return {
         "deal": deal.id,
@@ -169,6 +175,7 @@ def _world(org, member, process, account, contact, deal):
         "play_resource": resource.id,
         "play_step": play_step.id,
         "play_evaluation_run": evaluation_run.id,
+        "scorecard_criterion": scorecard_criterion.id,
     }
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
-from deals.forms import BoardFilterForm, MoveForm
+from deals.forms import SCORECARD_FILTERS, BoardFilterForm, MoveForm
 from deals.models import Deal
 from deals.selectors import (
     BOARD_SEARCH_CAP,
@@ -74,7 +74,7 @@ def _cards(deals: list[BoardCard], stage: Stage, membership: Membership) -> list
 def _filter_query(form: BoardFilterForm) -> str:
     """The board's filters as a query string, to carry on links (load more, process switcher)."""
     data = form.cleaned_data if form.is_valid() else {}
-    pairs = [(k, data[k]) for k in ("owner", "q") if data.get(k)]
+    pairs = [(k, data[k]) for k in ("owner", "q", "scorecard") if data.get(k)]
     if data.get("team"):
         pairs.append(("team", "1"))
     return urlencode(pairs)
@@ -133,6 +133,7 @@ def board(request: HtmxHttpRequest, membership: Membership, process_id: int):
         "total_count": BOARD_SEARCH_CAP if capped else sum(s.open_count for s in stages),
         "total_is_lower_bound": capped,
         "search_cap": BOARD_SEARCH_CAP,
+        "scorecard_filters": SCORECARD_FILTERS,
     }
     return render(request, "deals/board.html", context)
 

@@ -159,7 +159,7 @@ def test_a_bad_condition_is_refused_on_its_row_and_nothing_is_written(client, op
 
     html = response.content.decode()
     assert response.status_code == 422
-    assert 'expected a number for field &quot;amount&quot;' in html
+    assert "expected a number for field &quot;amount&quot;" in html
     # The rows come back as typed, not as stored.
     assert 'name="r.1:value" value="lots"' in html
     play.refresh_from_db()
