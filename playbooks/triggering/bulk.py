@@ -9,9 +9,8 @@ from datetime import datetime
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import (
+    Count,
     DateTimeField,
-    Exists,
-    OuterRef,
     Q,
     Value,
 )
@@ -116,8 +115,12 @@ def _ids_sql(column: str, ids: list[int]) -> tuple[str, list]:
 
 def _insert_missing_steps(play_id: int, deal_ids: list[int], now: datetime) -> int:
     """One INSERT … SELECT: the play's steps missing from the plans of `deal_ids`, each deal's after the
-    last step of its plan, in the play's step order. The same rows `deal_plays_evaluate` adds deal by
-    deal; a step a concurrent evaluation added first is skipped."""
+    last step of its plan, in the play's step order: the rows `deal_plays_evaluate` adds deal by deal
+    (a deal that already had some of the steps keeps a gap in its positions where they would go).
+
+    Steps already in a plan are left out by ON CONFLICT on deal_step_once_per_play_step rather than by
+    a NOT EXISTS: the conflict check always probes that index, where a NOT EXISTS leaves the planner a
+    choice that stale statistics (right after a large run) can turn into a scan per row."""
     if not deal_ids:
         return 0
     qn = connection.ops.quote_name
@@ -137,7 +140,6 @@ def _insert_missing_steps(play_id: int, deal_ids: list[int], now: datetime) -> i
                    ps.title, ps.description, ps.stage_id
             FROM {deal_table} d JOIN {ps_table} ps ON ps.play_id = %s
             WHERE {deals_sql}
-              AND NOT EXISTS (SELECT 1 FROM {step_table} s WHERE s.deal_id = d.id AND s.play_step_id = ps.id)
         ) c
         LEFT JOIN (
             SELECT s.deal_id, MAX(s.position) AS top FROM {step_table} s WHERE {tops_sql} GROUP BY s.deal_id
@@ -206,17 +208,22 @@ def play_reevaluate(
     deals = _open_scope(play)
     explainer = Explainer(cond, now) if cond is not None else None
     matching = set(deals.filter(to_q(cond, now=now)).values_list("id", flat=True)) if cond else set()
-    attached_now = DealPlay.objects.filter(play_id=play_id, detached_at__isnull=True)
+    attached_now = DealPlay.objects.filter(play_id=play_id, detached_at__isnull=True).order_by()
     attached = set(attached_now.values_list("deal_id", flat=True))
     step_ids = list(PlayStep.objects.filter(play_id=play_id).values_list("id", flat=True))
     lacking: set[int] = set()
-    if step_ids and cond is not None:
-        missing_step = PlayStep.objects.filter(play_id=play_id).exclude(
-            Exists(
-                DealStep.objects.filter(deal_id=OuterRef(OuterRef("deal_id")), play_step_id=OuterRef("pk"))
-            )
+    if step_ids and cond is not None and attached:
+        # Attached deals whose plan lacks some of the play's steps: those not among the deals that have
+        # them all. An aggregate, not a correlated NOT EXISTS per deal and step (see above).
+        complete = (
+            DealStep.objects.filter(play_step_id__in=step_ids)
+            .order_by()
+            .values("deal_id")
+            .annotate(n=Count("id"))
+            .filter(n=len(step_ids))
+            .values_list("deal_id", flat=True)
         )
-        lacking = set(attached_now.filter(Exists(missing_step)).values_list("deal_id", flat=True))
+        lacking = attached - set(complete)
     candidates = sorted((matching ^ attached) | (lacking & matching))
     result.candidates = total = len(candidates)
     if progress:

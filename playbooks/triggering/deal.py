@@ -8,9 +8,6 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import (
     DateTimeField,
-    Exists,
-    Max,
-    OuterRef,
     Q,
     Value,
     prefetch_related_objects,
@@ -120,20 +117,24 @@ def deal_plays_evaluate(*, deal_id: int, now: datetime | None = None) -> DealPla
 
 def _add_missing_steps(deal: Deal, play_ids: list[int], now: datetime) -> int:
     """Put the steps of the deal's matching plays that are not in its plan yet after the plan's last
-    step, plays in display order, each play's steps in order. One query when none is missing (the usual
-    case), three when adding."""
+    step, plays in display order, each play's steps in order. Two queries, three when adding: the
+    deal's plan is read whole (a few dozen rows) rather than probed per step, which leaves the planner
+    no way to a scan per step."""
     rank = {pid: i for i, pid in enumerate(play_ids)}
-    in_plan = DealStep.objects.filter(deal_id=deal.pk, play_step_id=OuterRef("pk"))
-    missing = sorted(
-        PlayStep.objects.filter(play_id__in=play_ids)
-        .exclude(Exists(in_plan))
-        .values_list("id", "play_id", "order", "title", "description", "stage_id"),
+    steps = sorted(
+        PlayStep.objects.filter(play_id__in=play_ids).values_list(
+            "id", "play_id", "order", "title", "description", "stage_id"
+        ),
         key=lambda s: (rank[s[1]], s[2], s[0]),
     )
+    if not steps:
+        return 0
+    plan = list(DealStep.objects.filter(deal_id=deal.pk).order_by().values_list("play_step_id", "position"))
+    present = {ps for ps, _ in plan if ps is not None}
+    top = max((pos for _, pos in plan), default=-1)
+    missing = [s for s in steps if s[0] not in present]
     if not missing:
         return 0
-    top = DealStep.objects.filter(deal_id=deal.pk).aggregate(top=Max("position"))["top"]
-    top = -1 if top is None else top
     DealStep.objects.bulk_create(
         [
             DealStep(
