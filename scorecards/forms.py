@@ -24,7 +24,15 @@ class ScorecardForm(BootstrapMixin, ServiceErrorsMixin, forms.Form):
 class CriterionForm(BootstrapMixin, ServiceErrorsMixin, forms.Form):
     label = forms.CharField(required=False, max_length=1000)
     help_text = forms.CharField(
-        required=False, max_length=10000, label="Help", widget=forms.Textarea(attrs={"rows": 1})
+        required=False,
+        max_length=10000,
+        label="Help",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 1,
+                "placeholder": "Help for the rep: what counts as a yes, or what each point means",
+            }
+        ),
     )
     weight = forms.CharField(
         required=False, initial=1, help_text="1 to 10", widget=forms.TextInput(attrs={"inputmode": "numeric"})
