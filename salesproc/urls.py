@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("deals.urls_people")),
     path("", include("iteration.urls")),
     path("", include("playbooks.urls")),
+    path("", include("strategy.urls")),
     path("", include("scorecards.urls")),
 ]

@@ -30,6 +30,8 @@ from playbooks.services import (
 )
 from salesproc.services import criterion_add
 from scorecards.services import deal_scorecard_answer, scorecard_create, scorecard_criterion_add
+from strategy.models import Notification
+from strategy.services import comment_add
 from tests.factories import ContactFactory
 
 # URL kwarg name -> the kind of object whose id it takes (a key of the worlds built below).
@@ -58,6 +60,7 @@ ID_KWARGS = {
     "resource_id": "play_resource",
     "play_step_id": "play_step",
     "evaluation_run_id": "play_evaluation_run",
+    "notification_id": "notification",
     "scorecard_criterion_id": "scorecard_criterion",
 }
 # The admin site has its own permission model; the password-reset link carries a signed user id.
@@ -146,6 +149,10 @@ def _world(org, member, process, account, contact, deal):
     resource = play_resource_add(play=play, by=None, title="Battle card", url="https://example.test/card")
     play_step = play_step_add(play=play, by=None, title="Book the executive call")
     evaluation_run = PlayEvaluationRun.objects.get(play=play)
+    comment = comment_add(deal=deal, by=member, body="Plan reviewed").comment
+    notification = Notification.objects.create(
+        organization=org, recipient=member.user, deal=deal, comment=comment, actor=member.user
+    )
     scorecard_criterion = scorecard_criterion_add(
         scorecard=scorecard_create(process=process, by=None), by=None, label="Budget confirmed"
     )
@@ -175,6 +182,7 @@ def _world(org, member, process, account, contact, deal):
         "play_resource": resource.id,
         "play_step": play_step.id,
         "play_evaluation_run": evaluation_run.id,
+        "notification": notification.id,
         "scorecard_criterion": scorecard_criterion.id,
     }
 

@@ -1,7 +1,8 @@
 """Query counts of the deal pages are part of their contract: they do not grow with the data.
 
-Each count includes the two queries every signed-in page makes: the session, and the user with their
-memberships (orgs.backends)."""
+Each full page count includes the three queries every signed-in page makes: the session, the user with
+their memberships (orgs.backends), and the unread notifications badge of the top bar (strategy: one
+COUNT). Fragments (the board's next cards) make only the first two."""
 
 import re
 from datetime import timedelta
@@ -16,19 +17,21 @@ from tests.factories import ContactFactory
 
 # session, user with memberships + the org's people (the owner filter, and a manager's team) + stages
 # with counts and sums from the rollups (also the process switcher) + the first cards of every column.
-BOARD_QUERIES_REP = 5
+BOARD_QUERIES_REP = 6
 # The same for a manager: the team (the ?team=1 filter and which cards they may move) comes with the
 # people, and a search's capped totals with the stages.
-BOARD_QUERIES_MANAGER = 5
+BOARD_QUERIES_MANAGER = 6
 # session, user with memberships + the process's stages (the column's among them) + the page of cards.
 LOAD_MORE_QUERIES = 4
 # session, user with memberships + the deal + stages + exit criteria + their status (one per kind
 # present: step, stakeholder role, activity kind, answer) + answers + plan + stakeholders + activities
 # + tags + the plays attached now (none here; with plays, four more whatever their number: their
-# questions, resources, steps and this deal's answers — tests/playbooks/test_deal_plays_pages.py).
-DEAL_PAGE_QUERIES = 16  # includes the stall flags section
+# questions, resources, steps and this deal's answers — tests/playbooks/test_deal_plays_pages.py)
+# + the strategy section: the strategy and the latest comments (once a strategy is saved, one more for
+# its history — tests/strategy/test_pages.py) + the notifications badge.
+DEAL_PAGE_QUERIES = 19  # includes the stall flags section
 # session, user with memberships + one page of deals + processes and members for the filters.
-DEAL_LIST_QUERIES = 5
+DEAL_LIST_QUERIES = 6
 
 
 def build_deals(n, *, owners, process, stages, account):

@@ -16,9 +16,9 @@ from iteration.stalls import flags_by_deal, stall_flag_snooze, stall_flags_refre
 PROPOSE, NEGOTIATE = 2, 3
 HTMX = {"HTTP_HX_REQUEST": "true"}
 # session, user with memberships + one page of flags with deal, account, owner and stage (+ the team's
-# memberships for a manager).
-LIST_QUERIES = 3
-LIST_QUERIES_MANAGER = 4
+# memberships for a manager) + the unread notifications badge (strategy: one COUNT on every page).
+LIST_QUERIES = 4
+LIST_QUERIES_MANAGER = 5
 
 
 def deal_in(member, process, account, stage, *, days, name):

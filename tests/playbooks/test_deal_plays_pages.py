@@ -25,8 +25,9 @@ HEALTHCARE_VS_GLOBEX = {
 # The deal page of a deal with plays (and no exit criteria): session, user with memberships + the deal
 # + stages + exit criteria + plan + stakeholders + activities + tags + stall flags (as in
 # tests/deals/test_query_counts.py) + the plays attached now with their questions, resources, steps and
-# this deal's answers (five, the plan lines being the page's own).
-DEAL_PAGE_WITH_PLAYS_QUERIES = 15
+# this deal's answers (five, the plan lines being the page's own) + the strategy section (the strategy
+# and its comments) + the unread notifications badge of the top bar (strategy: one COUNT).
+DEAL_PAGE_WITH_PLAYS_QUERIES = 18
 # The section alone: session, user with memberships + the deal + the plays with their content and
 # answers (five) + the deal's plan lines from plays.
 SECTION_QUERIES = 9

@@ -17,8 +17,9 @@ from tests.factories import PlaybookFactory, PlayFactory, PlayQuestionFactory, P
 HTMX = {"HX-Request": "true"}
 # session, user with memberships + the play with its playbook, process and target stage + its
 # questions, resources and steps + the stages its condition names (one more if it names owners) + a
-# page of deals it is attached to + a page of its history.
-PLAY_PAGE_QUERIES = 9
+# page of deals it is attached to + a page of its history + the unread notifications badge of the top
+# bar (strategy: one COUNT).
+PLAY_PAGE_QUERIES = 10
 # The same + play_effectiveness (the play again, the target stage's conversion, the attach stages, the
 # win rate), for managers, ops and admins.
 PLAY_PAGE_QUERIES_WITH_EFFECTIVENESS = PLAY_PAGE_QUERIES + 4

@@ -162,12 +162,12 @@ def test_process_list_shows_stage_counts_versions_and_open_deals(client, ops, pr
 def test_process_list_query_count_does_not_grow(client, ops, org, django_assert_num_queries):
     client.force_login(ops.user)
     client.get(url("process_list"))
-    # session, user with memberships + processes with stage counts + open deals per process
-    with django_assert_num_queries(4):
+    # session, user with memberships + processes with stage counts + open deals per process + the unread notifications badge (strategy: one COUNT on every page)
+    with django_assert_num_queries(5):
         client.get(url("process_list"))
     for i in range(4):
         Process.objects.create(organization=org, name=f"P{i}")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         client.get(url("process_list"))
 
 
@@ -334,13 +334,13 @@ def test_editor_query_count_does_not_grow_with_stages_and_versions(
 ):
     client.force_login(ops.user)
     client.get(url("process_detail", process.id))
-    # session, user with memberships + process + stages with counts + criteria + versions
-    with django_assert_num_queries(6):
+    # session, user with memberships + process + stages with counts + criteria + versions + the unread notifications badge (strategy: one COUNT on every page)
+    with django_assert_num_queries(7):
         client.get(url("process_detail", process.id))
     for i in range(3):
         stage = stage_add(process=process, by=ops, name=f"Extra {i}")
         criterion_add(stage=stage, by=ops, kind="step", label="Do it", importance="optional")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         client.get(url("process_detail", process.id))
 
 
