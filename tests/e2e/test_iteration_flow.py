@@ -98,7 +98,7 @@ def test_ops_import_history_then_apply_a_suggestion(page, ops, rep, process, que
 
     page.get_by_test_id("open-insights").click()
     expect(page.get_by_test_id("funnel-chart").locator("svg")).to_be_visible()
-    expect(page.get_by_test_id("monthly-chart").locator("svg")).to_be_visible()
+    expect(page.get_by_test_id("monthly-chart").locator("svg").first).to_be_visible()
     card = page.get_by_test_id("suggestion").filter(has_text="Qualify: set expected days to 25")
     expect(card).to_contain_text("40 deals left Qualify")
     card.get_by_test_id("apply-suggestion").click()
