@@ -22,7 +22,9 @@ One deal (`deal_plays_evaluate`), median of --deal-runs runs each:
     ... bench/playbooks_bench.py --deals 20000 --runs 3
     ... bench/playbooks_bench.py --reuse   # keep the generated organization from the last run
 
-Prints figures; asserts nothing about time (machines differ).
+Prints the median wall time and, beside it, the median CPU time of this process plus its PostgreSQL
+backend (when the server runs on this machine): on a busy machine the wall time moves with the load,
+the CPU time much less. Asserts nothing about time (machines differ).
 """
 
 import argparse
@@ -167,8 +169,41 @@ def random_condition(rng: random.Random, stages, owners) -> dict:
     return {rng.choice(["all", "any"]): parts}
 
 
-def median_ms(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1000:8.1f} ms"
+def backend_cpu_seconds(pid: int) -> float | None:
+    """CPU time used so far by the PostgreSQL backend `pid`, when the server runs on this machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Clock:
+    """Wall time, and CPU time (this process plus its PostgreSQL backend): on a busy machine the
+    wall time moves with the load, the CPU time much less."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def __enter__(self):
+        self._wall, self._cpu, self._db = (
+            time.perf_counter(),
+            time.process_time(),
+            backend_cpu_seconds(self.pid),
+        )
+        return self
+
+    def __exit__(self, *exc):
+        self.wall.append(time.perf_counter() - self._wall)
+        db = backend_cpu_seconds(self.pid)
+        if self._db is not None and db is not None:
+            self.cpu.append(time.process_time() - self._cpu + db - self._db)
+
+    def __str__(self) -> str:
+        cpu = f" ({statistics.median(self.cpu) * 1000:7.1f} ms CPU)" if self.cpu else ""
+        return f"{statistics.median(self.wall) * 1000:8.1f} ms{cpu}"
 
 
 def main() -> None:
@@ -237,7 +272,10 @@ def main() -> None:
     Play.objects.filter(organization=org, name="Bench play").delete()
     first = {"any": [{"field": "amount", "op": "gte", "value": 150000}, {"field": "competitors", "op": "contains", "value": "Globex"}]}  # fmt: skip
     second = {"any": [{"field": "amount", "op": "gte", "value": 120000}, {"field": "competitors", "op": "contains", "value": "Initech"}]}  # fmt: skip
-    timings: dict[str, list[float]] = {"attach": [], "no change": [], "edit": [], "deactivate": []}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    clocks = {label: Clock(pid) for label in ("attach", "no change", "edit", "deactivate")}
     counts: dict[str, tuple] = {}
     for _ in range(args.runs):
         play = Play.objects.create(
@@ -255,9 +293,8 @@ def main() -> None:
             if change:
                 Play.objects.filter(pk=play.pk).update(version=play.version + 1, **change)
                 play.version += 1
-            start = time.perf_counter()
-            result = play_reevaluate(play_id=play.id)
-            timings[label].append(time.perf_counter() - start)
+            with clocks[label]:
+                result = play_reevaluate(play_id=play.id)
             counts[label] = (
                 result.candidates,
                 result.attached,
@@ -275,8 +312,8 @@ def main() -> None:
             cursor.execute("VACUUM ANALYZE playbooks_dealplay")
     print(f"\nplay_reevaluate across {args.deals} open deals, median of {args.runs} runs (goal ≤ 5 s)")
     print(f"  {'case':12} {'time':>11}   deals looked at, attached, detached, steps added, steps removed")
-    for label, values in timings.items():
-        print(f"  {label:12} {median_ms(values)}   {counts[label]}")
+    for label, clock in clocks.items():
+        print(f"  {label:12} {clock}   {counts[label]}")
 
     # --- Every play for one deal -------------------------------------------------------------------
     active = Play.objects.filter(organization=org, active=True).count()
@@ -284,14 +321,13 @@ def main() -> None:
     DealTag.objects.filter(deal=deal, kind="competitor").delete()
     DealTag.objects.create(organization=org, deal=deal, kind="competitor", value="Globex")
     deal_plays_evaluate(deal_id=deal.id)
-    steady, edited = [], []
+    steady, edited = Clock(pid), Clock(pid)
     changes = []
     for _ in range(3):
         deal_plays_evaluate(deal_id=deal.id)  # warm
     for _ in range(args.deal_runs):
-        start = time.perf_counter()
-        deal_plays_evaluate(deal_id=deal.id)
-        steady.append(time.perf_counter() - start)
+        with steady:
+            deal_plays_evaluate(deal_id=deal.id)
     with CaptureQueriesContext(connection) as steady_queries:
         deal_plays_evaluate(deal_id=deal.id)
     flips = [("Healthcare", "Globex"), ("Retail", "Initech")]
@@ -300,10 +336,8 @@ def main() -> None:
         industry, competitor = flips[n % 2]
         Deal.objects.filter(pk=deal.pk).update(industry=industry)
         DealTag.objects.filter(deal=deal, kind="competitor").update(value=competitor)
-        with CaptureQueriesContext(connection) as ctx:
-            start = time.perf_counter()
+        with CaptureQueriesContext(connection) as ctx, edited:
             result = deal_plays_evaluate(deal_id=deal.id)
-            edited.append(time.perf_counter() - start)
         edit_queries = max(edit_queries, len(ctx.captured_queries))
         changes.append(len(result.attached) + len(result.detached))
     attached_now = DealPlay.objects.filter(deal=deal, detached_at__isnull=True).count()
@@ -311,10 +345,10 @@ def main() -> None:
         f"\ndeal_plays_evaluate, one deal, {active} active plays, median of {args.deal_runs} runs (goal ≤ 20 ms)"
     )
     print(
-        f"  no change    {median_ms(steady)}   {len(steady_queries.captured_queries)} queries, {attached_now} plays attached"
+        f"  no change    {steady}   {len(steady_queries.captured_queries)} queries, {attached_now} plays attached"
     )
     print(
-        f"  after edit   {median_ms(edited)}   at most {edit_queries} queries, "
+        f"  after edit   {edited}   at most {edit_queries} queries, "
         f"{statistics.median(changes):.0f} plays attached or detached per run (median)"
     )
     DealStep.objects.filter(deal=deal, source="play").delete()

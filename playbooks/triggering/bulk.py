@@ -248,13 +248,13 @@ def play_reevaluate(
                 whys = {deal_id: explainer.why(truths[deal_id]) for deal_id in new}
                 result.attached += _insert_deal_plays(play, whys, now)
             if gone:
-                DealPlay.objects.filter(pk__in=[open_rows[d] for d in gone]).update(
+                DealPlay.objects.filter(_in("id", [open_rows[d] for d in gone])).update(
                     detached_at=Greatest("attached_at", Value(now, output_field=DateTimeField()))
                 )
                 result.detached += len(gone)
                 if step_ids:
                     removed, _ = DealStep.objects.filter(
-                        deal_id__in=gone, play_step_id__in=step_ids, completed_at__isnull=True
+                        _in("deal_id", gone), play_step_id__in=step_ids, completed_at__isnull=True
                     ).delete()
                     result.steps_removed += removed
             if step_ids and now_matching:
