@@ -114,7 +114,9 @@ def test_every_editor_url_with_another_orgs_ids_is_404(client, ops, process, oth
     client.force_login(ops.user)
     before = snapshot(foreign)
 
-    names = list(_editor_patterns())
+    # The process editor's own pages; pages of other apps under /process/ (the scorecard) take ids of
+    # their own objects and are walked by tests/test_tenancy_urls.py.
+    names = [(name, params) for name, params in _editor_patterns() if set(params) <= set(ids)]
     assert len(names) >= 9
     for name, params in names:
         target = reverse(name, kwargs={k: ids[k] for k in params})
