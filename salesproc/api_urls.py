@@ -45,5 +45,6 @@ urlpatterns = [
     path("", include("iteration.api.stalls")),
     path("", include("iteration.api.suggestions")),
     path("", include("playbooks.api.urls")),
+    path("", include("strategy.api")),
     path("", include("scorecards.api_urls")),
 ]

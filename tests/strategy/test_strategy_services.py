@@ -1,6 +1,9 @@
 """The strategy's saves: who may write it, the revisions that keep every edit, and the version lock."""
 
+import threading
+
 import pytest
+from django.db import close_old_connections, connection
 
 from deals.models import DealStep
 from deals.services import step_add
@@ -144,3 +147,41 @@ def test_bad_input_is_refused_with_the_field_named(deal, rep, fields, version, f
 
     assert field in caught.value.errors
     assert not DealStrategy.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("expected_version", [0, 1])
+def test_two_concurrent_saves_of_the_same_version_one_wins(deal, rep, manager, expected_version):
+    """First saves race on the one-per-deal key, later ones on the row lock: either way one save
+    lands, the other is stale, and the history has exactly one revision for the version."""
+    if expected_version:
+        strategy_update(deal=deal, by=rep, expected_version=0, risks="Start")
+    barrier = threading.Barrier(2, timeout=10)
+    results: list[object] = [None, None]
+
+    def run(slot: int, by) -> None:
+        try:
+            barrier.wait()
+            strategy_update(deal=deal, by=by, expected_version=expected_version, risks=f"Save {slot}")
+            results[slot] = "done"
+        except Exception as exc:  # noqa: BLE001 - recorded and asserted below
+            results[slot] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(slot, by)) for slot, by in enumerate((rep, manager))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    close_old_connections()
+
+    assert results.count("done") == 1, results
+    loser = next(r for r in results if r != "done")
+    assert isinstance(loser, StaleStrategy), repr(loser)
+    assert loser.current_version == expected_version + 1
+    stored = DealStrategy.objects.get(deal=deal)
+    assert stored.version == expected_version + 1
+    assert stored.risks == f"Save {results.index('done')}"
+    assert StrategyRevision.objects.filter(version=expected_version + 1).count() == 1
