@@ -35,6 +35,7 @@ from __future__ import annotations
 from playbooks.conditions.evaluation import describe, evaluate, explain
 from playbooks.conditions.language import (
     ALL_OPERATORS,
+    CHOICE,
     DAYS,
     FIELDS,
     LIST,
@@ -60,6 +61,7 @@ from playbooks.conditions.sql import to_q
 
 __all__ = [
     "ALL_OPERATORS",
+    "CHOICE",
     "DAYS",
     "FIELDS",
     "LIST",

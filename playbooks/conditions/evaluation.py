@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 
 from deals.models import DealStakeholder, DealTag
@@ -53,7 +54,16 @@ class _DealFacts:
             return deal.stage.phase
         if fld.type == DAYS:
             return (self.now - deal.stage_entered_at) // DAY
-        value = getattr(deal, fld.column)
+        *path, attribute = fld.column.split("__")
+        owner = deal
+        for step in path:  # a related row (the deal's scorecard), which may not exist
+            try:
+                owner = getattr(owner, step)
+            except ObjectDoesNotExist:
+                return None
+            if owner is None:
+                return None
+        value = getattr(owner, attribute)
         if fld.type == NUMBER and value is not None and not isinstance(value, Decimal):
             value = Decimal(str(value))
         return value

@@ -29,6 +29,8 @@ STAGE = "stage"
 PHASE = "phase"
 OWNER = "owner"
 LIST = "list"
+# One of a fixed set of values, possibly missing (a deal without a scorecard has no result).
+CHOICE = "choice"
 
 EQ, NE, IN, NOT_IN = "eq", "ne", "in", "not_in"
 GT, GTE, LT, LTE = "gt", "gte", "lt", "lte"
@@ -48,6 +50,7 @@ OPERATORS: dict[str, tuple[str, ...]] = {
     PHASE: (EQ, NE, IN, NOT_IN),
     OWNER: (EQ, NE, IN, NOT_IN),
     LIST: (CONTAINS, NOT_CONTAINS, IN, NOT_IN, IS_EMPTY, IS_NOT_EMPTY),
+    CHOICE: (EQ, NE, IN, NOT_IN, IS_EMPTY, IS_NOT_EMPTY),
 }
 
 
@@ -80,6 +83,16 @@ FIELDS: dict[str, Field] = {
         Field("stakeholder_roles", "stakeholder roles", LIST, choices=dict(StakeholderRole.choices)),
         Field("days_in_stage", "days in stage", DAYS, column="stage_entered_at"),
         Field("owner", "owner", OWNER, column="owner_id"),
+        # The deal's qualification scorecard (scorecards.DealScorecard): none until it is answered.
+        Field(
+            "scorecard_result",
+            "scorecard result",
+            CHOICE,
+            column="scorecard__result",
+            nullable=True,
+            choices={"go": "go", "no_go": "no-go", "incomplete": "incomplete"},
+        ),
+        Field("scorecard_score", "scorecard score", NUMBER, column="scorecard__score", nullable=True),
     )
 }
 

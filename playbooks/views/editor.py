@@ -258,6 +258,7 @@ def _choices(membership: Membership, playbook: Playbook) -> dict:
             .order_by("user__full_name", "user__email")
         ],
         "roles": list(StakeholderRole.choices),
+        "scorecard_results": list(FIELDS["scorecard_result"].choices.items()),
         "competitors": known[TagKind.COMPETITOR],
         "objections": known[TagKind.OBJECTION],
         "industries": distinct("industry"),

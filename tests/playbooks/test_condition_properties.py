@@ -20,6 +20,7 @@ from deals.models import Deal, StakeholderRole
 from deals.services import deal_create, stakeholder_add
 from playbooks.conditions import FIELDS, LIST, OPERATORS, describe, evaluate, explain, parse, to_q
 from salesproc.models import Phase
+from scorecards.models import DealScorecard, Scorecard
 from tests.factories import AccountFactory, ContactFactory
 
 INDUSTRIES = [
@@ -112,6 +113,17 @@ def world(org, process, stages, admin, manager, rep, other_rep) -> World:
         for contact, role in zip(contacts, rng.sample(ROLES, k=rng.randint(0, 3)), strict=False):
             stakeholder_add(deal=deal, by=admin, contact=contact, role=role)
         ids.append(deal.id)
+    # Scorecards: some deals have none (no result, no score), the others any result and score.
+    scorecard = Scorecard.objects.create(organization=org, process=process)
+    for deal_id in ids:
+        if rng.random() < 0.7:
+            DealScorecard.objects.create(
+                organization=org,
+                deal_id=deal_id,
+                scorecard=scorecard,
+                result=rng.choice(["go", "no_go", "incomplete"]),
+                score=Decimal(rng.choice(["0", "39.99", "40", "72.5", "100"])),
+            )
     deals = list(
         Deal.objects.filter(id__in=ids).select_related("stage").prefetch_related("tags", "stakeholders")
     )
@@ -133,6 +145,7 @@ def vocabulary(world: World, field: str) -> list:
         "stage": world.stage_ids,
         "phase": [p.value for p in Phase],
         "owner": world.owner_ids,
+        "choice": list(FIELDS[field].choices or []),
         LIST: ROLES if field == "stakeholder_roles" else TAG_VALUES,
     }[FIELDS[field].type]
 

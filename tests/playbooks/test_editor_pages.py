@@ -261,3 +261,14 @@ def test_the_editor_query_count_does_not_grow_with_content(client, ops, play, re
         client.get(url)
 
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_a_scorecard_rule_offers_the_results_to_choose_from(client, ops, play):
+    client.force_login(ops.user)
+    rows = [("r", "all"), ("r.0", "scorecard_result", "eq", "")]
+
+    html = client.post(
+        reverse("play_builder", args=[play.id]), _builder_post(rows, action="field:r.0"), headers=HTMX
+    ).content.decode()
+
+    assert '<option value="no_go">no-go</option>' in html and '<option value="go">go</option>' in html
