@@ -15,6 +15,7 @@ from deals.lock_objects import deal_for_update
 from deals.models import Deal
 from deals.services.common import clean_text, raise_if, require_deal_editor
 from orgs.models import Membership
+from playbooks.triggering import deal_plays_refresh_on_commit
 from salesproc.lib.errors import InvalidInput, NotAllowed
 from salesproc.models import Process
 from scorecards.lock_objects import scorecard_for_share, scorecard_for_update
@@ -165,7 +166,7 @@ def scorecard_update(*, scorecard: Scorecard, by: Membership | None, **fields) -
     locked.updated_at = timezone.now()
     locked.save(update_fields=[*fields, "updated_at"])
     if threshold_changed:
-        deal_scorecards_recompute(scorecard=locked)
+        _recompute_all(locked, by)
     return locked
 
 
@@ -208,7 +209,7 @@ def scorecard_criterion_add(
     criterion = ScorecardCriterion.objects.create(
         organization_id=locked.organization_id, scorecard=locked, order=order, **fields
     )
-    deal_scorecards_recompute(scorecard=locked)
+    _recompute_all(locked, by)
     return criterion
 
 
@@ -236,7 +237,7 @@ def scorecard_criterion_update(
         setattr(current, name, value)
     current.save(update_fields=list(cleaned))
     if reweighted:
-        deal_scorecards_recompute(scorecard=locked)
+        _recompute_all(locked, by)
     return current
 
 
@@ -247,7 +248,7 @@ def scorecard_criterion_delete(*, criterion: ScorecardCriterion, by: Membership 
     require_scorecard_editor(by, criterion.organization_id)
     locked = scorecard_for_update(criterion.scorecard_id)
     ScorecardCriterion.objects.filter(pk=criterion.pk).delete()
-    deal_scorecards_recompute(scorecard=locked)
+    _recompute_all(locked, by)
 
 
 @transaction.atomic
@@ -363,7 +364,10 @@ def deal_scorecard_answers_set(
                     "at": now,
                 },
             )
-    return _recompute_one(deal_scorecard, scorecard=scorecard, criteria=len(criteria), by=by, at=now)
+    result = _recompute_one(deal_scorecard, scorecard=scorecard, criteria=len(criteria), by=by, at=now)
+    # The result and score are play conditions: the deal's plays follow, after commit.
+    deal_plays_refresh_on_commit(deal.pk)
+    return result
 
 
 def deal_scorecard_answer(
@@ -374,6 +378,23 @@ def deal_scorecard_answer(
     return deal_scorecard_answers_set(
         deal=deal, by=by, answers=[AnswerInput(criterion, value, note)], prefix_fields=False
     )
+
+
+def _recompute_all(scorecard: Scorecard, by: Membership | None) -> None:
+    """Every deal's stored score and result, then a bulk re-evaluation of the organization's active
+    plays whose conditions read them (after commit, as for any play change)."""
+    from playbooks.conditions import InvalidCondition, parse
+    from playbooks.models import Play
+    from playbooks.triggering import play_evaluation_request
+
+    deal_scorecards_recompute(scorecard=scorecard)
+    for play in Play.objects.filter(organization_id=scorecard.organization_id, active=True).order_by("id"):
+        try:
+            reads = parse(play.condition).fields
+        except InvalidCondition:
+            continue
+        if reads & {"scorecard_result", "scorecard_score"}:
+            play_evaluation_request(play=play, by=by)
 
 
 def _recompute_one(
