@@ -12,7 +12,8 @@ from django_htmx.http import reswap, retarget, trigger_client_event
 
 from deals.forms import ActivityForm, LoseForm, MoveForm, StepForm, VersionForm
 from deals.models import Deal, DealStatus
-from deals.selectors import days_in_stage, deal_page
+from deals.network import stakeholder_network
+from deals.selectors import DEAL_PAGE_ACTIVITIES, days_in_stage, deal_page
 from deals.services import deal_lose, deal_move, deal_win
 from deals.views.board import move_on_board
 from deals.views.common import (
@@ -64,6 +65,13 @@ def page_context(membership: Membership, deal: Deal, **extra) -> dict:
         "lose_form": LoseForm(),
         # The plays section: read only by the renders that include it (the page, the deal body).
         "deal_plays": SimpleLazyObject(lambda: deal_plays_for_page(deal=deal, steps=page.steps)),
+        # The stakeholder network (map and gaps), inside the stakeholders card: the page's activities
+        # usually cover the engagement window, so it rarely needs a query of its own.
+        "deal_network": SimpleLazyObject(
+            lambda: stakeholder_network(
+                deal, page.stakeholders, recent_activities=page.activities, loaded_limit=DEAL_PAGE_ACTIVITIES
+            )
+        ),
     }
     context.update(extra)
     return context

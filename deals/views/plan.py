@@ -228,7 +228,10 @@ def activity_add(request: HtmxHttpRequest, membership: Membership, deal: Deal):
         except InvalidInput as exc:
             form.add_service_errors(exc)
         else:
-            return respond(request, membership, deal, ["activities"], oob=("criteria",), activity_logged=True)
+            # The network too: who was engaged lately decides whether the deal is single-threaded.
+            return respond(
+                request, membership, deal, ["activities"], oob=("criteria", "network"), activity_logged=True
+            )
     return respond(request, membership, deal, ["activities"], status=422, activity_form=form)
 
 

@@ -1,0 +1,344 @@
+"""The stakeholder network of a deal: who decides, how they lean, and what is missing (deal-level
+strategy, change and decision dynamics).
+
+Two readings of the same gap rules, kept in step by tests/deals/test_network.py:
+- `deal_gaps(deal, stakeholders)`: one deal, for its page and the API (the stakeholders are already
+  loaded; at most two small queries more, usually none);
+- `deal_gap_condition(code)` / `deals_with_gap(queryset, code)`: set-based, a `Q` of `Exists`/`Count`
+  subqueries over Deal, so a gap can become a play condition or a board filter without Python loops.
+
+`decision_map_svg(stakeholders)` draws the decision-team map (influence × attitude) as server-rendered
+SVG; every piece of text in it is escaped."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from html import escape
+
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.lookups import Exact
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from deals.models import Activity, Attitude, Deal, DealStakeholder, StageChange, StakeholderRole
+from salesproc.models import Phase
+
+# How far back an activity with a stakeholder counts as "engaged" for `single_threaded`.
+ENGAGEMENT_DAYS = 30
+# The influence from which an opponent is a threat to the deal.
+HIGH_INFLUENCE = 4
+
+GAP_CODES = (
+    "no_economic_buyer",
+    "no_champion",
+    "single_threaded",
+    "opponent_high_influence",
+    "procurement_in_decision",
+)
+
+# What each gap means and what to do about it: the page shows both, the API returns both.
+GAP_TEXT = {
+    "no_economic_buyer": (
+        "No economic buyer on the deal.",
+        "Find who signs off the budget and get a meeting with them.",
+    ),
+    "no_champion": (
+        "No champion on the deal.",
+        "Find someone inside who wins if this succeeds and will sell it when you are not there.",
+    ),
+    "single_threaded": (
+        f"Single-threaded: only one stakeholder engaged in the last {ENGAGEMENT_DAYS} days.",
+        "Reach more of the decision team, so the deal does not hang on one person.",
+    ),
+    "opponent_high_influence": (
+        f"An opponent with influence {HIGH_INFLUENCE} or more.",
+        "Learn what they fear losing, and plan who can neutralise or win them over.",
+    ),
+    "procurement_in_decision": (
+        "Procurement joined during the decision phase.",
+        "Prepare the business case and your price and terms position before negotiating.",
+    ),
+}
+
+
+def _gap(code: str) -> dict:
+    message, action = GAP_TEXT[code]
+    return {"code": code, "message": message, "action": action}
+
+
+def _default_since(activities_since: datetime | None) -> datetime:
+    return activities_since or timezone.now() - timedelta(days=ENGAGEMENT_DAYS)
+
+
+# ---- one deal
+
+
+def _engaged_stakeholder_ids(
+    deal: Deal, since: datetime, recent_activities: Sequence[Activity] | None, loaded_limit: int | None
+) -> set[int]:
+    """Ids of the deal's stakeholders with an activity at or after `since`.
+
+    `recent_activities`, when given, are the deal's latest activities, newest first, as the deal page
+    loaded them (at most `loaded_limit`). They hold every activity since `since` unless the list is full
+    and its oldest is still recent: only then does this ask the database."""
+    if recent_activities is not None:
+        full = loaded_limit is not None and len(recent_activities) >= loaded_limit
+        if not full or recent_activities[-1].occurred_at < since:
+            return {
+                a.stakeholder_id for a in recent_activities if a.stakeholder_id and a.occurred_at >= since
+            }
+    return set(
+        Activity.objects.filter(deal=deal, stakeholder__isnull=False, occurred_at__gte=since)
+        .values_list("stakeholder_id", flat=True)
+        .distinct()
+    )
+
+
+def _procurement_joined_in_decision(deal: Deal, procurement: list[DealStakeholder]) -> bool:
+    # The deal's stays in decision-phase stages; a procurement stakeholder created inside one joined then.
+    stays = list(
+        StageChange.objects.filter(deal=deal, to_stage__phase=Phase.DECISION).values_list(
+            "entered_at", "left_at"
+        )
+    )
+    return any(
+        entered <= s.created_at and (left is None or s.created_at < left)
+        for s in procurement
+        for entered, left in stays
+    )
+
+
+def deal_gaps(
+    deal: Deal,
+    stakeholders: Iterable[DealStakeholder],
+    *,
+    activities_since: datetime | None = None,
+    recent_activities: Sequence[Activity] | None = None,
+    loaded_limit: int | None = None,
+) -> list[dict]:
+    """The gaps in the deal's stakeholder network, in GAP_CODES order, each {code, message, action}.
+
+    `stakeholders` are all the deal's stakeholders (loaded by the caller). The rules:
+    - `no_economic_buyer`, `no_champion`: no stakeholder with that role;
+    - `single_threaded`: exactly one stakeholder has an activity at or after `activities_since`
+      (default: ENGAGEMENT_DAYS ago). "An activity with a stakeholder" is an Activity whose
+      `stakeholder` is set (the "With" of the activity form); activities with nobody named do not
+      count. A deal with no such activity at all is idle rather than single-threaded: the stall rules
+      report it;
+    - `opponent_high_influence`: a stakeholder with attitude opponent and influence ≥ HIGH_INFLUENCE;
+    - `procurement_in_decision`: the deal's current stage is in the decision phase, and a procurement
+      stakeholder was added (its `created_at`) while the deal was in a decision-phase stage (a
+      StageChange into such a stage, entered_at ≤ created_at < left_at).
+
+    Queries: the engaged stakeholders (none when `recent_activities` already cover the window, see
+    _engaged_stakeholder_ids) and the decision-phase stays (only for a deal in the decision phase with
+    a procurement stakeholder). `deal.stage` should be loaded. Same answers as deals_with_gap."""
+    stakeholders = list(stakeholders)
+    roles = {s.role for s in stakeholders}
+    gaps = []
+    if StakeholderRole.ECONOMIC_BUYER not in roles:
+        gaps.append(_gap("no_economic_buyer"))
+    if StakeholderRole.CHAMPION not in roles:
+        gaps.append(_gap("no_champion"))
+    since = _default_since(activities_since)
+    if len(_engaged_stakeholder_ids(deal, since, recent_activities, loaded_limit)) == 1:
+        gaps.append(_gap("single_threaded"))
+    if any(s.attitude == Attitude.OPPONENT and s.influence >= HIGH_INFLUENCE for s in stakeholders):
+        gaps.append(_gap("opponent_high_influence"))
+    procurement = [s for s in stakeholders if s.role == StakeholderRole.PROCUREMENT]
+    if (
+        procurement
+        and deal.stage.phase == Phase.DECISION
+        and _procurement_joined_in_decision(deal, procurement)
+    ):
+        gaps.append(_gap("procurement_in_decision"))
+    return gaps
+
+
+# ---- sets of deals
+
+
+def _has_role(role: str) -> Exists:
+    return Exists(DealStakeholder.objects.filter(deal=OuterRef("pk"), role=role))
+
+
+def deal_gap_condition(code: str, *, activities_since: datetime | None = None) -> Q:
+    """The gap `code` as a condition on Deal (subqueries only: no join multiplies the deal rows), the
+    same rules as deal_gaps. A ValueError names an unknown code."""
+    if code == "no_economic_buyer":
+        return ~Q(_has_role(StakeholderRole.ECONOMIC_BUYER))
+    if code == "no_champion":
+        return ~Q(_has_role(StakeholderRole.CHAMPION))
+    if code == "single_threaded":
+        engaged = (
+            Activity.objects.filter(
+                deal=OuterRef("pk"),
+                stakeholder__isnull=False,
+                occurred_at__gte=_default_since(activities_since),
+            )
+            .order_by()
+            .values("deal")
+            .annotate(n=Count("stakeholder", distinct=True))
+            .values("n")
+        )
+        return Q(Exact(Subquery(engaged, output_field=IntegerField()), 1))
+    if code == "opponent_high_influence":
+        return Q(
+            Exists(
+                DealStakeholder.objects.filter(
+                    deal=OuterRef("pk"), attitude=Attitude.OPPONENT, influence__gte=HIGH_INFLUENCE
+                )
+            )
+        )
+    if code == "procurement_in_decision":
+        stay = StageChange.objects.filter(
+            deal=OuterRef("deal_id"), to_stage__phase=Phase.DECISION, entered_at__lte=OuterRef("created_at")
+        ).filter(Q(left_at__isnull=True) | Q(left_at__gt=OuterRef("created_at")))
+        joined = DealStakeholder.objects.filter(deal=OuterRef("pk"), role=StakeholderRole.PROCUREMENT).filter(
+            Exists(stay)
+        )
+        return Q(stage__phase=Phase.DECISION) & Q(Exists(joined))
+    raise ValueError(f"Unknown stakeholder gap {code!r}; known: {', '.join(GAP_CODES)}.")
+
+
+def deals_with_gap(
+    queryset: QuerySet[Deal], code: str, *, activities_since: datetime | None = None
+) -> QuerySet[Deal]:
+    """The deals of `queryset` that have the gap `code` (one query, whatever the number of deals)."""
+    return queryset.filter(deal_gap_condition(code, activities_since=activities_since))
+
+
+# ---- the decision-team map
+
+# Left to right, from against to for.
+ATTITUDE_ORDER = (
+    Attitude.OPPONENT,
+    Attitude.SKEPTIC,
+    Attitude.NEUTRAL,
+    Attitude.SUPPORTER,
+    Attitude.ADVOCATE,
+)
+# One colour per role (Bootstrap's palette, distinct in print and for most colour-blind readers); the
+# legend names them and the table view repeats the roles in words.
+ROLE_COLOURS = {
+    StakeholderRole.ECONOMIC_BUYER: "#6f42c1",
+    StakeholderRole.CHAMPION: "#198754",
+    StakeholderRole.DECISION_MAKER: "#0d6efd",
+    StakeholderRole.INFLUENCER: "#fd7e14",
+    StakeholderRole.USER: "#20c997",
+    StakeholderRole.PROCUREMENT: "#6c757d",
+    StakeholderRole.BLOCKER: "#dc3545",
+}
+_LEFT = 70
+_TOP = 16
+_COL_W = 124
+_LINE_H = 16
+_LABEL_CHARS = 15
+
+
+def _e(text) -> str:
+    return escape(str(text), quote=True)
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= _LABEL_CHARS else name[: _LABEL_CHARS - 1] + "…"
+
+
+def decision_map_svg(stakeholders: Iterable[DealStakeholder]) -> SafeString:
+    """The decision team as a grid: attitude left to right (opponent … advocate), influence bottom to
+    top (1 … 5), one dot per stakeholder coloured by role, with the name beside it. Stakeholders that
+    share a cell are stacked one line apart (rows grow to fit the fullest cell), so no label covers
+    another; a long name is shortened on the map and given in full in its tooltip. The stakeholders
+    need `contact` loaded."""
+    stakeholders = list(stakeholders)
+    cells: dict[tuple[int, int], list[DealStakeholder]] = defaultdict(list)
+    for s in stakeholders:
+        col = ATTITUDE_ORDER.index(s.attitude) if s.attitude in ATTITUDE_ORDER else 2
+        influence = min(5, max(1, int(s.influence)))
+        cells[(col, influence)].append(s)
+    fullest = max((len(v) for v in cells.values()), default=1)
+    row_h = max(40, _LINE_H * fullest + 14)
+    plot_w, plot_h = _COL_W * 5, row_h * 5
+    legend_y = _TOP + plot_h + 44
+    roles_shown = [r for r in StakeholderRole if any(s.role == r for s in stakeholders)] or list(
+        StakeholderRole
+    )
+    legend_rows = (len(roles_shown) + 3) // 4
+    width, height = _LEFT + plot_w + 10, legend_y + 18 * legend_rows + 6
+
+    parts = []
+    for col, attitude in enumerate(ATTITUDE_ORDER):
+        x = _LEFT + col * _COL_W
+        shade = "#f8d7da" if attitude == Attitude.OPPONENT else "#f8f9fa" if col % 2 else "#ffffff"
+        parts.append(f'<rect x="{x}" y="{_TOP}" width="{_COL_W}" height="{plot_h}" fill="{shade}"/>')
+        parts.append(
+            f'<text x="{x + _COL_W / 2:.0f}" y="{_TOP + plot_h + 16}" text-anchor="middle" '
+            f'fill="#495057">{_e(attitude.label)}</text>'
+        )
+    for level in range(1, 6):
+        y = _TOP + (5 - level) * row_h
+        parts.append(f'<line x1="{_LEFT}" y1="{y}" x2="{_LEFT + plot_w}" y2="{y}" stroke="#dee2e6"/>')
+        parts.append(
+            f'<text x="{_LEFT - 8}" y="{y + row_h / 2 + 4:.0f}" text-anchor="end" fill="#495057">{level}</text>'
+        )
+    parts.append(
+        f'<rect x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#6c757d"/>'
+        f'<text x="{_LEFT + plot_w / 2:.0f}" y="{_TOP + plot_h + 34}" text-anchor="middle" fill="#212529" '
+        f'font-weight="600">Attitude</text>'
+        f'<text x="16" y="{_TOP + plot_h / 2:.0f}" text-anchor="middle" fill="#212529" font-weight="600" '
+        f'transform="rotate(-90 16 {_TOP + plot_h / 2:.0f})">Influence</text>'
+    )
+    for (col, influence), people in sorted(cells.items()):
+        x0 = _LEFT + col * _COL_W + 10
+        y0 = _TOP + (5 - influence) * row_h + (row_h - _LINE_H * len(people)) / 2 + _LINE_H / 2
+        for k, s in enumerate(people):
+            y = y0 + k * _LINE_H
+            name = s.contact.name
+            tip = f"{name}: {s.get_role_display()}, {s.get_attitude_display().lower()}, influence {s.influence} of 5"
+            parts.append(
+                f'<g data-stakeholder="{s.id}" data-influence="{influence}" data-attitude="{_e(s.attitude)}">'
+                f"<title>{_e(tip)}</title>"
+                f'<circle cx="{x0}" cy="{y:.1f}" r="5" fill="{ROLE_COLOURS.get(s.role, "#212529")}" '
+                f'stroke="#fff" stroke-width="1"/>'
+                f'<text x="{x0 + 9}" y="{y + 4:.1f}" fill="#212529" font-size="11">{_e(_short(name))}</text></g>'
+            )
+    for i, role in enumerate(roles_shown):
+        x = _LEFT + (i % 4) * 150
+        y = legend_y + (i // 4) * 18
+        parts.append(
+            f'<circle cx="{x}" cy="{y - 4}" r="5" fill="{ROLE_COLOURS[role]}"/>'
+            f'<text x="{x + 9}" y="{y}" fill="#212529" font-size="11">{_e(role.label)}</text>'
+        )
+    title = "Decision team: each stakeholder by attitude and influence, coloured by role"
+    return mark_safe(  # noqa: S308 - every piece of text in `parts` and `title` is escaped
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{_e(title)}" class="decision-map" font-family="system-ui, sans-serif" font-size="12">'
+        f"<title>{_e(title)}</title>{''.join(parts)}</svg>"
+    )
+
+
+def stakeholder_network(
+    deal: Deal,
+    stakeholders: Iterable[DealStakeholder],
+    *,
+    recent_activities: Sequence[Activity] | None = None,
+    loaded_limit: int | None = None,
+) -> dict:
+    """The deal page's network section: the map, the rows of its table view (the map's order: most
+    influential first) and the gaps."""
+    stakeholders = list(stakeholders)
+    return {
+        "map": decision_map_svg(stakeholders) if stakeholders else "",
+        "rows": sorted(stakeholders, key=lambda s: (-s.influence, ATTITUDE_ORDER.index(s.attitude), s.id)),
+        "gaps": deal_gaps(deal, stakeholders, recent_activities=recent_activities, loaded_limit=loaded_limit),
+    }
