@@ -9,7 +9,7 @@ from deals.models import Deal
 from orgs.models import Membership
 from orgs.selectors import can_edit_deal
 from strategy.mentions import Person
-from strategy.models import DealComment, DealStrategy, Notification, StrategyRevision
+from strategy.models import STRATEGY_FIELDS, DealComment, DealStrategy, Notification, StrategyRevision
 
 SECTION_REVISIONS = 20
 SECTION_COMMENTS = 50
@@ -78,6 +78,48 @@ def strategy_section(*, membership: Membership, deal: Deal) -> StrategySection:
         comments=section_comments(deal),
         can_edit=can_edit_strategy(membership, deal),
     )
+
+
+def strategy_texts_at(strategy: DealStrategy, version: int) -> dict[str, str]:
+    """The strategy's text as it was at `version` (blank at 0): the text now, with the revisions
+    since then undone, newest first. One query (none for a blank or current version)."""
+    if version <= 0 or strategy.pk is None:
+        return dict.fromkeys(STRATEGY_FIELDS, "")
+    texts = {name: getattr(strategy, name) for name in STRATEGY_FIELDS}
+    if version >= strategy.version:
+        return texts
+    newer = StrategyRevision.objects.filter(strategy_id=strategy.pk, version__gt=version).order_by("-version")
+    for revision in newer:
+        for change in revision.changes:
+            texts[change["field"]] = change["before"]
+    return texts
+
+
+@dataclass
+class StrategyMerge:
+    texts: dict[str, str]  # the writer's text merged with what was saved meanwhile
+    conflicting: list[str]  # the fields both changed, each differently
+
+
+def strategy_merge(strategy: DealStrategy, *, base_version: int, mine: dict[str, str]) -> StrategyMerge:
+    """Merge a writer's text, typed over `base_version`, with the strategy saved since (a three-way
+    merge per field): a field only they changed keeps theirs, a field only the others changed takes
+    the saved text, a field both changed differently is a conflict for the writer to settle. Fields
+    missing from `mine` take the saved text. One query (strategy_texts_at)."""
+    base = strategy_texts_at(strategy, base_version)
+    texts: dict[str, str] = {}
+    conflicting: list[str] = []
+    for name in STRATEGY_FIELDS:
+        saved = getattr(strategy, name)
+        typed = mine.get(name, base[name])
+        if typed == base[name] or typed == saved:
+            texts[name] = saved
+        elif saved == base[name]:
+            texts[name] = typed
+        else:
+            texts[name] = typed
+            conflicting.append(name)
+    return StrategyMerge(texts=texts, conflicting=conflicting)
 
 
 def mention_people(organization_id: int) -> list[Person]:

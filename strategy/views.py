@@ -22,9 +22,11 @@ from strategy.forms import CommentForm, StrategyForm
 from strategy.models import STRATEGY_FIELDS, DealStrategy
 from strategy.selectors import (
     can_edit_strategy,
+    deal_strategy,
     member_notifications,
     notifications_page,
     section_comments,
+    strategy_merge,
     strategy_section,
 )
 from strategy.services import (
@@ -40,15 +42,13 @@ NOTIFICATIONS_TEMPLATE = "strategy/notifications.html"
 BADGE_TEMPLATE = "strategy/partials/notifications_badge.html"
 
 
-def _form_rows(form: StrategyForm, strategy: DealStrategy, *, conflict: bool) -> list[tuple]:
-    """Each text field of the form with, after a conflict, the text saved meanwhile when it differs
-    from what the writer typed (None otherwise)."""
-    rows = []
-    for field in form.text_fields():
-        saved = getattr(strategy, field.name)
-        typed = (form.data.get(field.name) or "").strip() if form.is_bound else saved
-        rows.append((field, saved if conflict and typed != saved else None))
-    return rows
+def _form_rows(form: StrategyForm, strategy: DealStrategy, conflicting: list[str]) -> list[tuple]:
+    """Each text field of the form with, for a field in conflict, the text saved meanwhile (None
+    otherwise)."""
+    return [
+        (field, getattr(strategy, field.name) if field.name in conflicting else None)
+        for field in form.text_fields()
+    ]
 
 
 def section_context(membership: Membership, deal: Deal, **extra) -> dict:
@@ -56,9 +56,9 @@ def section_context(membership: Membership, deal: Deal, **extra) -> dict:
     section = strategy_section(membership=membership, deal=deal)
     strategy = section.strategy
     form = extra.pop("strategy_form", None) or StrategyForm.for_strategy(strategy)
-    conflict = extra.get("conflict") is not None
-    if conflict or not form.is_bound:
-        # After a conflict the form names the version now saved: saving again overwrites it knowingly.
+    merge = extra.get("merge")
+    if merge is not None or not form.is_bound:
+        # After a conflict the form names the version now saved: saving again keeps what it holds.
         form_version = strategy.version
     else:
         form_version = form.data.get("version", strategy.version)
@@ -70,7 +70,7 @@ def section_context(membership: Membership, deal: Deal, **extra) -> dict:
         "comments": section.comments,
         "can_edit_strategy": section.can_edit,
         "strategy_form": form,
-        "strategy_form_rows": _form_rows(form, strategy, conflict=conflict),
+        "strategy_form_rows": _form_rows(form, strategy, merge.conflicting if merge else []),
         "form_version": form_version,
         "comment_form": extra.pop("comment_form", None) or CommentForm(),
         **extra,
@@ -118,7 +118,13 @@ def _strategy_save(request: HtmxHttpRequest, membership: Membership, deal: Deal)
         try:
             strategy = strategy_update(deal=deal, by=membership, expected_version=expected, **fields)
         except StaleStrategy as exc:
-            extra["conflict"] = exc
+            # Someone saved since: the form comes back with the two merged, field by field.
+            merge = strategy_merge(deal_strategy(deal), base_version=expected, mine=fields)
+            extra.update(
+                conflict=exc,
+                merge=merge,
+                strategy_form=StrategyForm({**merge.texts, "version": exc.current_version}),
+            )
             status = 409
         except NotAllowed as exc:
             extra = {"strategy_message": exc.message}

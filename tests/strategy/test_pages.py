@@ -106,18 +106,50 @@ def test_a_stale_save_is_a_conflict_that_keeps_the_writers_text_and_writes_nothi
     strategy_update(deal=deal, by=manager, expected_version=1, risks="Budget freeze until Q3")
     client.force_login(rep.user)
 
+    # Typed over version 1: every field, the risks differently from the manager.
     response = save(client, deal, 1, **{**FIELDS, "risks": "Legal review"})
 
     assert response.status_code == 409
     html = text(response)
     assert 'data-testid="strategy-conflict"' in html and "Someone else saved this strategy" in html
+    assert "You both changed Risks" in html
     assert ">Legal review</textarea>" in html  # the writer's text is still in the form
+    assert ">Quotes in a day</textarea>" in html  # and so are the fields only they changed
     saved = re.findall(r'data-testid="saved-meanwhile">(.*?)</div>', html, re.S)
-    assert any("Budget freeze until Q3" in s for s in saved)
-    assert 'name="version" value="2"' in html  # saving again overwrites knowingly
+    assert len(saved) == 1 and "Budget freeze until Q3" in saved[0]
+    assert 'name="version" value="2"' in html  # saving again keeps what the form holds
     stored = DealStrategy.objects.get(deal=deal)
     assert (stored.version, stored.risks, stored.situation) == (2, "Budget freeze until Q3", "")
     assert StrategyRevision.objects.count() == 2
+
+
+def test_a_stale_save_of_other_fields_comes_back_merged(client, rep, manager, deal):
+    strategy_update(deal=deal, by=rep, expected_version=0, situation="Slow quotes", risks="Budget")
+    client.force_login(manager.user)
+    page = text(client.get(reverse("deal_strategy", args=[deal.id]), headers=HTMX))
+    assert 'name="version" value="1"' in page
+    strategy_update(deal=deal, by=rep, expected_version=1, risks="Budget freeze")
+
+    # The manager's form, opened at version 1, changes the next moves only.
+    stale = {"situation": "Slow quotes", "risks": "Budget", "next_moves": "Book the CFO"}
+    response = save(client, deal, 1, **stale)
+
+    assert response.status_code == 409
+    html = text(response)
+    assert "Nothing clashes: save again to keep both." in html
+    assert 'data-testid="saved-meanwhile"' not in html
+    assert ">Budget freeze</textarea>" in html and ">Book the CFO</textarea>" in html
+
+    fields = dict(re.findall(r'name="(\w+)" rows="3"[^>]*>([^<]*)</textarea>', html))
+    again = save(client, deal, 2, **fields)
+
+    assert again.status_code == 200
+    stored = DealStrategy.objects.get(deal=deal)
+    assert (stored.risks, stored.next_moves, stored.situation) == (
+        "Budget freeze",
+        "Book the CFO",
+        "Slow quotes",
+    )
 
 
 def test_another_rep_cannot_save_and_nothing_is_written(client, other_rep, deal):
