@@ -4,7 +4,7 @@ another organization's object). OpenAPI at /api/schema/, browsable docs at /api/
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from deals.api import deals, people, plan
+from deals.api import deals, network, people, plan
 from orgs.api import MeApi, TokenApi
 from salesproc.api import ProcessDetailApi, ProcessImportApi, ProcessListApi
 
@@ -35,6 +35,11 @@ urlpatterns = [
         "deals/<int:deal_id>/stakeholders/",
         plan.DealStakeholderListCreateApi.as_view(),
         name="deal_stakeholders",
+    ),
+    path(
+        "deals/<int:deal_id>/stakeholder-map/",
+        network.DealStakeholderMapApi.as_view(),
+        name="deal_stakeholder_map",
     ),
     path("steps/<int:step_id>/", plan.StepDetailApi.as_view(), name="step_detail"),
     path(
