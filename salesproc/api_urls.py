@@ -52,4 +52,5 @@ urlpatterns = [
     path("", include("playbooks.api.urls")),
     path("", include("strategy.api")),
     path("", include("scorecards.api_urls")),
+    path("", include("journey.api")),
 ]

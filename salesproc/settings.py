@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "iteration",
     "strategy",
     "scorecards",
+    "journey",
 ]
 
 MIDDLEWARE = [

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("playbooks.urls")),
     path("", include("strategy.urls")),
     path("", include("scorecards.urls")),
+    path("", include("journey.urls")),
 ]

@@ -17,8 +17,10 @@ from deals.models import (
     StageChange,
     StageRollup,
 )
-from deals.services import activity_log, answer_set, stakeholder_add, step_add
+from deals.services import activity_log, answer_set, deal_create, deal_win, stakeholder_add, step_add
 from iteration.models import HistoryImport, MetricRun, MetricSnapshot, StallFlag, StallRule, Suggestion
+from journey.models import DealLink, ValueConfirmation
+from journey.services import expansion_deal_create, value_confirmation_record, value_plan_create
 from orgs.models import User
 from playbooks.models import DealPlay, PlayAnswer, PlayEvaluationRun, PlayResource
 from playbooks.services import play_answer_set
@@ -31,7 +33,7 @@ from strategy.models import DealComment, DealStrategy, Notification, StrategyRev
 from strategy.services import comment_add, strategy_update
 from tests.factories import PlayQuestionFactory, PlayStepFactory
 
-OUR_APPS = ("orgs", "salesproc", "deals", "iteration", "playbooks", "strategy", "scorecards")
+OUR_APPS = ("orgs", "salesproc", "deals", "iteration", "playbooks", "strategy", "scorecards", "journey")
 READ_ONLY = {
     StageChange,
     StageRollup,
@@ -51,6 +53,8 @@ READ_ONLY = {
     Notification,
     DealScorecard,
     DealScorecardAnswer,
+    ValueConfirmation,
+    DealLink,
 }
 
 
@@ -111,12 +115,24 @@ def world(org, admin, ops, rep, deal, contact, stages):
     scorecard = scorecard_create(process=deal.process, by=ops)
     budget = scorecard_criterion_add(scorecard=scorecard, by=ops, label="Budget", scale="yes_no")
     deal_scorecard_answer(deal=deal, criterion=budget, value=1, by=rep)
+    won = deal_create(by=rep, process=deal.process, name="Won deal", account=deal.account)
+    stakeholder_add(deal=won, by=rep, contact=contact, role="economic_buyer")
+    deal_win(deal=won, by=rep, expected_version=won.version)
+    [confirmation] = value_plan_create(deal=won, by=rep)
+    value_confirmation_record(
+        confirmation=confirmation,
+        by=rep,
+        held_at=timezone.localdate(),
+        confirmed_value="Faster quotes",
+        next_opportunity="EMEA rollout",
+    )
+    expansion_deal_create(confirmation=confirmation, by=rep, process=deal.process)
     return deal
 
 
 def test_every_model_of_our_apps_is_registered():
     models = [m for app in OUR_APPS for m in apps.get_app_config(app).get_models()]
-    assert len(models) == 40
+    assert len(models) == 42
     assert [m.__name__ for m in models if not admin.site.is_registered(m)] == []
 
 

@@ -18,8 +18,9 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from deals.services import activity_log, answer_set, stakeholder_add, step_add
+from deals.services import activity_log, answer_set, deal_create, deal_win, stakeholder_add, step_add
 from iteration.models import HistoryImport, MetricRun, StallFlag, Suggestion
+from journey.services import value_plan_create
 from playbooks.models import PlayEvaluationRun
 from playbooks.services import (
     play_create,
@@ -62,6 +63,7 @@ ID_KWARGS = {
     "evaluation_run_id": "play_evaluation_run",
     "notification_id": "notification",
     "scorecard_criterion_id": "scorecard_criterion",
+    "confirmation_id": "value_confirmation",
 }
 # The admin site has its own permission model; the password-reset link carries a signed user id.
 SKIP_PREFIXES = ("admin/",)
@@ -157,6 +159,10 @@ def _world(org, member, process, account, contact, deal):
         scorecard=scorecard_create(process=process, by=None), by=None, label="Budget confirmed"
     )
     deal_scorecard_answer(deal=deal, criterion=scorecard_criterion, value=2, by=member)
+    won = deal_create(by=member, process=process, name="Won, value to confirm", account=account)
+    stakeholder_add(deal=won, by=member, contact=contact, role="economic_buyer")
+    deal_win(deal=won, by=member, expected_version=won.version)
+    [value_confirmation] = value_plan_create(deal=won, by=member)
     process.refresh_from_db()
     return {
         "deal": deal.id,
@@ -184,6 +190,7 @@ def _world(org, member, process, account, contact, deal):
         "play_evaluation_run": evaluation_run.id,
         "notification": notification.id,
         "scorecard_criterion": scorecard_criterion.id,
+        "value_confirmation": value_confirmation.id,
     }
 
 
