@@ -269,7 +269,7 @@ def decision_map_svg(stakeholders: Iterable[DealStakeholder]) -> SafeString:
     fullest = max((len(v) for v in cells.values()), default=1)
     row_h = max(40, _LINE_H * fullest + 14)
     plot_w, plot_h = _COL_W * 5, row_h * 5
-    legend_y = _TOP + plot_h + 44
+    legend_y = _TOP + plot_h + 62  # below the axis title
     roles_shown = [r for r in StakeholderRole if any(s.role == r for s in stakeholders)] or list(
         StakeholderRole
     )
