@@ -20,8 +20,8 @@ def deal_journey_section(context, deal):
 @register.inclusion_tag("journey/account_section.html", takes_context=True)
 def account_value_section(context, account):
     """`{% account_value_section account %}`: the value confirmed with the account over time. No query
-    when none of the deals on the page is won (nothing can have been confirmed)."""
-    deals = context.get("deals") or []
-    if not context.get("more_deals") and not any(d.status == "won" for d in deals):
+    when the page lists all the account's deals and none is won (nothing can have been confirmed)."""
+    deals = context.get("deals")
+    if deals is not None and not context.get("more_deals") and not any(d.status == "won" for d in deals):
         return {"account": account, "value": None}
     return {"account": account, "value": account_confirmed_value(account)}
