@@ -7,6 +7,7 @@ purpose; a comment comes back as the comment list with whom it notified. Without
 redirects back to the page with a message."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -242,3 +243,21 @@ def notifications_read_all(request: HtmxHttpRequest, membership: Membership):
     context = {"notifications": notifications_page(membership), "notifications_message": message}
     listing = render(request, f"{NOTIFICATIONS_TEMPLATE}#notification_list", context)
     return _with_badge(request, listing, membership)
+
+
+@member_view
+def team_page(request, membership: Membership):
+    """The manager's team (managers and admins): each member's open deals, stalls, plan progress and
+    last coaching comment; `?sort=` name, deals, pipeline, stalls (default), plan or coached."""
+    from strategy.team import SORTS, team_overview
+
+    refused = wrong_method(request)
+    if refused:
+        return refused
+    if not membership.is_manager:
+        raise PermissionDenied("The team page is for managers and admins.")
+    sort = request.GET.get("sort", "stalls")
+    if sort not in SORTS:
+        sort = "stalls"
+    rows = team_overview(manager=membership, sort=sort)
+    return render(request, "strategy/team.html", {"rows": rows, "sort": sort, "sorts": list(SORTS)})
