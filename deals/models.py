@@ -375,6 +375,13 @@ class DealStep(OrgScopedModel):
     def is_done(self) -> bool:
         return self.completed_at is not None
 
+    @property
+    def is_overdue(self) -> bool:
+        """Open and due before today (in the current time zone)."""
+        return (
+            self.completed_at is None and self.due_date is not None and self.due_date < timezone.localdate()
+        )
+
 
 class CriterionAnswer(OrgScopedModel):
     """A deal's answer to an exit criterion of kind `answer`."""

@@ -525,7 +525,7 @@ def deal_page(*, deal: Deal) -> DealPage:
     )
     steps = list(
         DealStep.objects.filter(deal=deal)
-        .select_related("completed_by", "assignee", "stage")
+        .select_related("completed_by", "assignee", "stage", "created_by")
         .order_by("position", "id")
     )
     stakeholders = list(

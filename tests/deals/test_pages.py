@@ -778,3 +778,20 @@ def test_deal_page_hides_the_stall_section_without_flags(client, rep, deal):
     html = client.get(reverse("deal_detail", args=[deal.id])).content.decode()
 
     assert 'data-testid="deal-stall-flag"' not in html
+
+
+def test_the_plan_marks_overdue_steps_and_says_who_added_custom_ones(client, rep, deal):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deals.services import step_add
+
+    step_add(deal=deal, by=rep, title="Send the pricing", due_date=timezone.localdate() - timedelta(days=2))
+    step_add(deal=deal, by=rep, title="Book the demo", due_date=timezone.localdate() + timedelta(days=2))
+    client.force_login(rep.user)
+
+    html = client.get(f"/deals/{deal.id}/").content.decode()
+
+    assert html.count('data-testid="step-overdue"') == 1
+    assert html.count('data-testid="step-added"') == 2 and f"by {rep.user.display_name}" in html
