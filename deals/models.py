@@ -66,7 +66,10 @@ class Deal(OrgScopedModel):
     )
     name = models.CharField(max_length=200)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deals")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_deals")
+    # Owner lookups go through deal_org_owner_status (organization, owner, status).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_deals", db_index=False
+    )
     process = models.ForeignKey(
         "salesproc.Process", on_delete=models.PROTECT, related_name="deals", db_index=False
     )
@@ -168,7 +171,12 @@ class TagKind(models.TextChoices):
 class DealTag(OrgScopedModel):
     """A competitor or an objection on a deal: rows rather than a list so conditions can query them."""
 
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="tags")
+    # No single-column indexes: deal_tag_unique leads with the deal, deal_tag_org_kind_value with the
+    # organization, and every index slows the bulk history import.
+    organization = models.ForeignKey(
+        "orgs.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="tags", db_index=False)
     kind = models.CharField(max_length=12, choices=TagKind.choices)
     value = models.CharField(max_length=120)
 
