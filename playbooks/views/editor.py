@@ -55,13 +55,9 @@ def _require_editor(membership: Membership) -> None:
 # Playbooks -------------------------------------------------------------------------------------------
 
 
-@member_view
-def playbook_list(request, membership: Membership):
-    refused = wrong_method(request)
-    if refused:
-        return refused
-    org = membership.organization
-    playbooks = (
+def _playbooks(org):
+    """The organization's playbooks with their owners and play counts, active first (one query)."""
+    return (
         Playbook.objects.for_org(org)
         .select_related("process", "owner__user")
         .annotate(
@@ -70,11 +66,19 @@ def playbook_list(request, membership: Membership):
         )
         .order_by("-active", "name")
     )
+
+
+@member_view
+def playbook_list(request, membership: Membership):
+    refused = wrong_method(request)
+    if refused:
+        return refused
+    org = membership.organization
     return render(
         request,
         LIST_TEMPLATE,
         {
-            "playbooks": playbooks,
+            "playbooks": _playbooks(org),
             "form": PlaybookForm(org) if membership.can_edit_process else None,
             "can_edit": membership.can_edit_process,
         },
@@ -97,16 +101,8 @@ def playbook_create_view(request, membership: Membership):
         else:
             messages.success(request, f'Created the playbook "{playbook.name}". Add its first play.')
             return redirect("playbook_detail", playbook.id)
-    playbooks = (
-        Playbook.objects.for_org(org)
-        .select_related("process")
-        .annotate(
-            play_count=Count("plays", distinct=True),
-            active_play_count=Count("plays", filter=Q(plays__active=True), distinct=True),
-        )
-    )
     return render(
-        request, LIST_TEMPLATE, {"playbooks": playbooks, "form": form, "can_edit": True}, status=422
+        request, LIST_TEMPLATE, {"playbooks": _playbooks(org), "form": form, "can_edit": True}, status=422
     )
 
 
@@ -475,6 +471,18 @@ def _content_write(request, membership, play_id, section, form_key, make_form, w
     return _content_section(request, membership, play, section, message=message)
 
 
+def _content_delete(request, membership, play_id, model, object_id, section, delete, message):
+    """Remove a question, resource or step of the play. The object is looked up in the member's
+    organization before the method or the role is checked, so another organization's id is a 404."""
+    obj = get_for_org_or_404(model.objects.filter(play_id=play_id), membership.organization, pk=object_id)
+
+    def write(play, data):
+        delete(obj)
+        return message
+
+    return _content_write(request, membership, play_id, section, "", lambda play: None, write)
+
+
 @member_view
 def question_add_view(request, membership: Membership, play_id: int):
     return _content_write(
@@ -490,15 +498,16 @@ def question_add_view(request, membership: Membership, play_id: int):
 
 @member_view
 def question_delete_view(request, membership: Membership, play_id: int, question_id: int):
-    question = get_for_org_or_404(
-        PlayQuestion.objects.filter(play_id=play_id), membership.organization, pk=question_id
+    return _content_delete(
+        request,
+        membership,
+        play_id,
+        PlayQuestion,
+        question_id,
+        "questions",
+        lambda obj: play_question_delete(question=obj, by=membership),
+        "Removed.",
     )
-
-    def delete(play, data):
-        play_question_delete(question=question, by=membership)
-        return "Removed."
-
-    return _content_write(request, membership, play_id, "questions", "", lambda play: None, delete)
 
 
 @member_view
@@ -521,15 +530,16 @@ def resource_add_view(request, membership: Membership, play_id: int):
 
 @member_view
 def resource_delete_view(request, membership: Membership, play_id: int, resource_id: int):
-    resource = get_for_org_or_404(
-        PlayResource.objects.filter(play_id=play_id), membership.organization, pk=resource_id
+    return _content_delete(
+        request,
+        membership,
+        play_id,
+        PlayResource,
+        resource_id,
+        "resources",
+        lambda obj: play_resource_delete(resource=obj, by=membership),
+        "Removed.",
     )
-
-    def delete(play, data):
-        play_resource_delete(resource=resource, by=membership)
-        return "Removed."
-
-    return _content_write(request, membership, play_id, "resources", "", lambda play: None, delete)
 
 
 @member_view
@@ -556,12 +566,13 @@ def step_add_view(request, membership: Membership, play_id: int):
 
 @member_view
 def step_delete_view(request, membership: Membership, play_id: int, play_step_id: int):
-    step = get_for_org_or_404(
-        PlayStep.objects.filter(play_id=play_id), membership.organization, pk=play_step_id
+    return _content_delete(
+        request,
+        membership,
+        play_id,
+        PlayStep,
+        play_step_id,
+        "steps",
+        lambda obj: play_step_delete(step=obj, by=membership),
+        "Removed: its open copies left the deals' plans; completed ones stay.",
     )
-
-    def delete(play, data):
-        play_step_delete(step=step, by=membership)
-        return "Removed: its open copies left the deals' plans; completed ones stay."
-
-    return _content_write(request, membership, play_id, "steps", "", lambda play: None, delete)
