@@ -299,14 +299,8 @@ def _criterion_candidates(
                     "An association, not proof of cause."
                 )
                 out.append(
-                    Candidate(
-                        kind=SuggestionKind.MAKE_MANDATORY,
-                        subject=f"criterion:{c.id}",
-                        title=f"{stage.name}: make “{c.label}” mandatory",
-                        evidence=evidence,
-                        change={"importance": Importance.MANDATORY},
-                        stage=stage,
-                        criterion=c,
+                    _importance_candidate(
+                        SuggestionKind.MAKE_MANDATORY, c, stage, evidence, f"make “{c.label}” mandatory"
                     )
                 )
         elif c.importance == Importance.MANDATORY:
@@ -324,17 +318,25 @@ def _criterion_candidates(
                     "difference."
                 )
                 out.append(
-                    Candidate(
-                        kind=SuggestionKind.RELAX,
-                        subject=f"criterion:{c.id}",
-                        title=f"{stage.name}: consider making “{c.label}” optional",
-                        evidence=evidence,
-                        change={"importance": Importance.OPTIONAL},
-                        stage=stage,
-                        criterion=c,
+                    _importance_candidate(
+                        SuggestionKind.RELAX, c, stage, evidence, f"consider making “{c.label}” optional"
                     )
                 )
     return out
+
+
+def _importance_candidate(kind: str, c: ExitCriterion, stage: Stage, evidence: dict, what: str) -> Candidate:
+    """Make the criterion mandatory, or optional (relax)."""
+    importance = Importance.MANDATORY if kind == SuggestionKind.MAKE_MANDATORY else Importance.OPTIONAL
+    return Candidate(
+        kind=kind,
+        subject=f"criterion:{c.id}",
+        title=f"{stage.name}: {what}",
+        evidence=evidence,
+        change={"importance": importance},
+        stage=stage,
+        criterion=c,
+    )
 
 
 _COUNT_KEYS = [f"{side}_{k}" for side in ("met", "unmet") for k in ("resolved", "advanced", "closed", "won")]
