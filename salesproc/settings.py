@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "strategy",
     "scorecards",
     "journey",
+    "upstream.apps.UpstreamConfig",
 ]
 
 MIDDLEWARE = [
