@@ -349,6 +349,11 @@ class DealStep(OrgScopedModel):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The person on the customer's side the step is about (custom steps): a stakeholder of the same
+    # deal, checked by the services. Removing the stakeholder keeps the step.
+    stakeholder = models.ForeignKey(
+        DealStakeholder, null=True, blank=True, on_delete=models.SET_NULL, related_name="steps"
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -389,6 +394,32 @@ class DealStep(OrgScopedModel):
         return (
             self.completed_at is None and self.due_date is not None and self.due_date < timezone.localdate()
         )
+
+
+class StepComment(OrgScopedModel):
+    """A comment in the thread of one plan step, by anyone who may read the deal. `mentions` are the
+    @mentions resolved when it was written, in the shape of strategy.DealComment's
+    ([{"start": 0, "end": 5, "user_id": 7}], character offsets into `body`), so the thread highlights
+    them without reading the members again."""
+
+    # Indexed by step_comment_step_id below, which leads with it.
+    step = models.ForeignKey(DealStep, on_delete=models.CASCADE, related_name="comments", db_index=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    mentions = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # A step's thread in order (the page and the API's cursor), and the plan's comment counts.
+            models.Index(fields=["step", "id"], name="step_comment_step_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.body[:60]
 
 
 class CriterionAnswer(OrgScopedModel):

@@ -128,6 +128,10 @@ class Notification(OrgScopedModel):
     comment = models.ForeignKey(
         DealComment, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
+    # Or the comment on one step of the deal's plan that mentioned them (deals.services.plan).
+    step_comment = models.ForeignKey(
+        "deals.StepComment", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -141,6 +145,9 @@ class Notification(OrgScopedModel):
             # One notification per person and comment, however often the comment names them.
             models.UniqueConstraint(
                 fields=["recipient", "comment", "kind"], name="notification_once_per_comment"
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "step_comment", "kind"], name="notification_once_per_step_comment"
             ),
             models.CheckConstraint(condition=Q(kind__in=["mention"]), name="notification_kind_valid"),
         ]
