@@ -187,9 +187,46 @@ class DealForm(ServiceErrorsMixin, forms.Form):
         return out
 
 
+class OptionalIdField(forms.CharField):
+    """An optional id typed or picked in the browser: None when blank, an error when not an id. Which
+    ids are acceptable (same org, same deal) is the service's to say."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        number = parse_id(value)
+        if number is None:
+            raise forms.ValidationError("Choose one of the list.", code="invalid_choice")
+        return number
+
+
 class StepForm(ServiceErrorsMixin, forms.Form):
+    """A custom step of the plan (add and edit): the services check the assignee and stakeholder."""
+
     title = forms.CharField(required=False, max_length=200)
+    description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea)
     due_date = forms.CharField(required=False, max_length=40)
+    stakeholder = OptionalIdField(required=False)
+    assignee = OptionalIdField(required=False)
+
+
+class StepCommentForm(ServiceErrorsMixin, forms.Form):
+    body = forms.CharField(required=False, max_length=5000, widget=forms.Textarea)
+
+
+class StepReorderForm(forms.Form):
+    """The plan's step ids in their new order, comma-separated (what the drag and drop sends)."""
+
+    step_ids = forms.CharField(
+        max_length=20000, error_messages={"required": "Send the plan's steps in order."}
+    )
+
+    def clean_step_ids(self) -> list[int]:
+        ids = [parse_id(part) for part in self.cleaned_data["step_ids"].split(",") if part.strip()]
+        if not ids or None in ids:
+            raise forms.ValidationError("A comma-separated list of the plan's step ids.")
+        return ids
 
 
 class StepDoneForm(forms.Form):
