@@ -1,5 +1,6 @@
-"""The journey over the API: a won deal's value conversations (list; POST plans one per stakeholder),
-recording a held conversation (PATCH), and opening an expansion deal from one (POST → 201).
+"""The journey over the API: a won deal's value conversations (list; POST plans one per stakeholder,
+or with `stakeholder` a follow-up with one), recording a held conversation (PATCH), rescheduling one
+still to hold, and opening an expansion deal from one (POST → 201).
 
 Every id is looked up in the caller's organization before the method is dispatched, so another
 organization's id is a 404 whatever the method. Writes go through journey.services: bad input is a
@@ -13,10 +14,18 @@ from rest_framework.views import APIView
 
 from deals.api.common import DealScopedMixin
 from deals.api.serializers import ErrorSerializer
+from deals.models import DealStakeholder
 from journey.models import ValueConfirmation
 from journey.selectors import deal_phase
-from journey.services import expansion_deal_create, value_confirmation_record, value_plan_create
+from journey.services import (
+    expansion_deal_create,
+    value_confirmation_record,
+    value_confirmation_reschedule,
+    value_followup_plan,
+    value_plan_create,
+)
 from salesproc.lib.api_scoping import ScopedObjectMixin, request_org
+from salesproc.lib.errors import InvalidInput
 from salesproc.models import Process
 
 NOT_ALLOWED = OpenApiResponse(ErrorSerializer, description="Your role may not do this")
@@ -48,6 +57,28 @@ class RecordInputSerializer(serializers.Serializer):
     metric_name = serializers.CharField(required=False, allow_blank=True, allow_null=True, default="")
     metric_value = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None)
     next_opportunity = serializers.CharField(required=False, allow_blank=True, allow_null=True, default="")
+
+
+class PlanInputSerializer(serializers.Serializer):
+    stakeholder = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Plan a follow-up with this stakeholder of the deal only (the last one was held)",
+    )
+    planned_for = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default=None,
+        help_text="YYYY-MM-DD, today or later; default: 30 days out for the plan, 90 for a follow-up",
+    )
+
+
+class RescheduleInputSerializer(serializers.Serializer):
+    planned_for = serializers.CharField(
+        allow_blank=True, allow_null=True, help_text="YYYY-MM-DD, today or later"
+    )
 
 
 class ExpansionInputSerializer(serializers.Serializer):
@@ -87,11 +118,29 @@ class DealValueConfirmationsApi(DealScopedMixin, APIView):
         """The deal's phase and its value conversations (none before the win). Every member reads."""
         return Response(self._body())
 
-    @extend_schema(request=None, responses={201: ValuePlanOutputSerializer, 403: NOT_ALLOWED})
+    @extend_schema(request=PlanInputSerializer, responses={201: ValuePlanOutputSerializer, 403: NOT_ALLOWED})
     def post(self, request, deal_id: int):
-        """Plan one value conversation per stakeholder of the won deal; idempotent (a stakeholder with
-        one gets no second). The deal's owner, their manager and admins."""
-        value_plan_create(deal=self.deal, by=request.membership)
+        """Without `stakeholder`: plan one value conversation per stakeholder of the won deal;
+        idempotent (a stakeholder with one gets no second). With `stakeholder`: plan the next
+        conversation with that stakeholder (refused while one is still to hold). `planned_for`
+        optional. The deal's owner, their manager and admins."""
+        data = PlanInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stakeholder_id = data.validated_data["stakeholder"]
+        planned_for = data.validated_data["planned_for"]
+        if stakeholder_id is None:
+            value_plan_create(deal=self.deal, by=request.membership, planned_for=planned_for)
+        else:
+            stakeholder = (
+                DealStakeholder.objects.filter(deal=self.deal, pk=stakeholder_id)
+                .select_related("contact")
+                .first()
+            )
+            if stakeholder is None:
+                raise InvalidInput({"stakeholder": ["That person is not a stakeholder on this deal."]})
+            value_followup_plan(
+                deal=self.deal, stakeholder=stakeholder, by=request.membership, planned_for=planned_for
+            )
         return Response(self._body(), status=status.HTTP_201_CREATED)
 
 
@@ -123,6 +172,24 @@ class ValueConfirmationDetailApi(ConfirmationScopedMixin, APIView):
         data.is_valid(raise_exception=True)
         value_confirmation_record(
             confirmation=self.confirmation, by=request.membership, **data.validated_data
+        )
+        return Response(ValueConfirmationOutputSerializer(self.confirmation).data)
+
+
+@extend_schema(tags=["journey"])
+class RescheduleApi(ConfirmationScopedMixin, APIView):
+    @extend_schema(
+        request=RescheduleInputSerializer,
+        responses={200: ValueConfirmationOutputSerializer, 403: NOT_ALLOWED},
+    )
+    def post(self, request, confirmation_id: int):
+        """Move a conversation still to hold to `planned_for` (today or later). A held one is a 400."""
+        data = RescheduleInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        value_confirmation_reschedule(
+            confirmation=self.confirmation,
+            by=request.membership,
+            planned_for=data.validated_data["planned_for"],
         )
         return Response(ValueConfirmationOutputSerializer(self.confirmation).data)
 
@@ -165,6 +232,11 @@ urlpatterns = [
         "value-confirmations/<int:confirmation_id>/",
         ValueConfirmationDetailApi.as_view(),
         name="value_confirmation_detail",
+    ),
+    path(
+        "value-confirmations/<int:confirmation_id>/reschedule/",
+        RescheduleApi.as_view(),
+        name="value_confirmation_reschedule_api",
     ),
     path(
         "value-confirmations/<int:confirmation_id>/expansion-deal/",

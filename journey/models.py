@@ -11,6 +11,8 @@ from salesproc.lib.models import OrgScopedModel
 
 class ValueConfirmation(OrgScopedModel):
     """One value-confirmation conversation with one stakeholder of a won deal: planned, then held.
+    After one is held, a follow-up can be planned with the same stakeholder (a quarterly review…):
+    each stakeholder has at most one conversation still to hold, and any number held.
 
     Held means `held_at` is set; the value they confirm is then said in their own words (and, when
     they measure it, as a metric), with the next opportunity it opens."""
@@ -33,9 +35,14 @@ class ValueConfirmation(OrgScopedModel):
     class Meta:
         ordering = ["planned_for", "id"]
         constraints = [
-            # The value plan's idempotency: planning twice adds no second conversation per stakeholder
-            # (value_plan_create inserts with ignore_conflicts on it).
-            models.UniqueConstraint(fields=["stakeholder"], name="value_confirmation_once_per_stakeholder"),
+            # At most one conversation still to hold per stakeholder: planning twice adds no second
+            # (value_plan_create inserts with ignore_conflicts on it), and a follow-up is planned once
+            # the last one was held. Held conversations accumulate: the value over time.
+            models.UniqueConstraint(
+                fields=["stakeholder"],
+                condition=Q(held_at__isnull=True),
+                name="value_confirmation_one_planned_per_stakeholder",
+            ),
             models.CheckConstraint(
                 condition=Q(held_at__isnull=True) | ~Q(confirmed_value=""),
                 name="value_confirmation_held_has_value",

@@ -58,8 +58,16 @@ def deal_journey(deal: Deal) -> list[JourneyPhase]:
 @dataclass
 class ValuePlanRow:
     stakeholder: DealStakeholder
+    # The conversation still to hold with them, else the last one held; None before the plan.
     confirmation: ValueConfirmation | None
     expansion: Deal | None = None
+    # The conversations held before `confirmation`, newest first (each with its `expansion`).
+    earlier: list[ValueConfirmation] = field(default_factory=list)
+
+    @property
+    def can_follow_up(self) -> bool:
+        """The last conversation was held and none is planned: a follow-up may be planned."""
+        return self.confirmation is not None and self.confirmation.is_held
 
 
 @dataclass
@@ -83,21 +91,34 @@ def deal_links(deal: Deal) -> DealLinks:
 
 
 def deal_value_plan(deal: Deal, links: DealLinks) -> list[ValuePlanRow]:
-    """One row per stakeholder of the deal with its conversation (if planned) and the expansion deal
-    opened from it: two queries (the stakeholders with their contacts, the conversations)."""
+    """One row per stakeholder of the deal with its current conversation, the ones held before it,
+    and the expansion deal opened from each: two queries (the stakeholders with their contacts, the
+    conversations)."""
     stakeholders = list(
         DealStakeholder.objects.filter(deal=deal).select_related("contact").order_by("-influence", "id")
     )
-    confirmations = {
-        c.stakeholder_id: c for c in ValueConfirmation.objects.filter(deal=deal).order_by("planned_for", "id")
-    }
     by_confirmation = {
         link.confirmation_id: link.to_deal for link in links.expansions if link.confirmation_id
     }
+    per_stakeholder: dict[int, list[ValueConfirmation]] = {}
+    for c in ValueConfirmation.objects.filter(deal=deal):
+        c.expansion = by_confirmation.get(c.id)
+        per_stakeholder.setdefault(c.stakeholder_id, []).append(c)
     rows = []
     for s in stakeholders:
-        c = confirmations.get(s.id)
-        rows.append(ValuePlanRow(s, c, by_confirmation.get(c.id) if c else None))
+        # Held ones in the order they were held, then the one still to hold.
+        conversations = sorted(
+            per_stakeholder.get(s.id, []), key=lambda c: (c.held_at is None, c.held_at or c.planned_for, c.id)
+        )
+        current = conversations[-1] if conversations else None
+        rows.append(
+            ValuePlanRow(
+                s,
+                current,
+                current.expansion if current else None,
+                earlier=conversations[-2::-1],
+            )
+        )
     return rows
 
 

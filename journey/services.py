@@ -18,6 +18,8 @@ from salesproc.models import Process
 
 # A value conversation is planned a month out by default: long enough for the customer to see results.
 DEFAULT_PLAN_DAYS = 30
+# A follow-up conversation, a quarter after the last one (a quarterly business review).
+DEFAULT_FOLLOWUP_DAYS = 90
 MAX_VALUE_TEXT = 5000
 
 
@@ -28,11 +30,12 @@ def _require_won(deal: Deal) -> None:
 
 @transaction.atomic
 def value_plan_create(
-    *, deal: Deal, by: Membership, planned_for: date | None = None
+    *, deal: Deal, by: Membership, planned_for: date | str | None = None
 ) -> list[ValueConfirmation]:
     """Plan one value-confirmation conversation per stakeholder of a won deal; returns the deal's
-    conversations. Idempotent: a stakeholder who already has one gets no second (a concurrent plan
-    meets the unique constraint and inserts nothing twice)."""
+    conversations. Idempotent: a stakeholder who already has a conversation (planned or held) gets
+    none here — follow-ups are planned one by one with value_followup_plan — and a concurrent plan
+    meets the one-planned-per-stakeholder constraint and inserts nothing twice."""
     require_deal_editor(by, deal)
     _require_won(deal)
     stakeholder_ids = list(
@@ -42,7 +45,9 @@ def value_plan_create(
         raise InvalidInput(
             {"stakeholder": ["Add the deal's stakeholders first: value is confirmed with each."]}
         )
-    when = planned_for or timezone.localdate() + timedelta(days=DEFAULT_PLAN_DAYS)
+    when = _clean_planned_for(planned_for, default_days=DEFAULT_PLAN_DAYS)
+    having = set(ValueConfirmation.objects.filter(deal=deal).values_list("stakeholder_id", flat=True))
+    stakeholder_ids = [sid for sid in stakeholder_ids if sid not in having]
     now = timezone.now()
     ValueConfirmation.objects.bulk_create(
         [
@@ -59,6 +64,74 @@ def value_plan_create(
         ignore_conflicts=True,
     )
     return list(ValueConfirmation.objects.filter(deal=deal).select_related("stakeholder__contact"))
+
+
+def _clean_planned_for(value, *, default_days: int) -> date:
+    """The date a conversation is planned for: today or later; `default_days` from today if empty."""
+    errors: dict[str, list[str]] = {}
+    when = clean_date(value, "planned_for", errors)
+    if when is not None and when < timezone.localdate():
+        errors["planned_for"] = ["Plan the conversation for today or a later day."]
+    raise_if(errors)
+    return when or timezone.localdate() + timedelta(days=default_days)
+
+
+@transaction.atomic
+def value_followup_plan(
+    *, deal: Deal, stakeholder: DealStakeholder, by: Membership, planned_for: date | str | None = None
+) -> ValueConfirmation:
+    """Plan the next value conversation with one stakeholder of a won deal (by default a quarter
+    out). Refused while a conversation with them is still to hold: record or reschedule that one."""
+    require_deal_editor(by, deal)
+    _require_won(deal)
+    if stakeholder.deal_id != deal.id:
+        raise InvalidInput({"stakeholder": ["That person is not a stakeholder on this deal."]})
+    when = _clean_planned_for(planned_for, default_days=DEFAULT_FOLLOWUP_DAYS)
+    pending = ValueConfirmation.objects.filter(stakeholder=stakeholder, held_at__isnull=True).first()
+    if pending is not None:
+        raise InvalidInput(
+            {
+                "stakeholder": [
+                    f"A conversation with {stakeholder.contact.name} is already planned for "
+                    f"{pending.planned_for:%b %-d, %Y}: record it or reschedule it."
+                ]
+            }
+        )
+    try:
+        with transaction.atomic():
+            return ValueConfirmation.objects.create(
+                organization_id=deal.organization_id,
+                deal_id=deal.id,
+                stakeholder=stakeholder,
+                planned_for=when,
+                created_by_id=by.user_id,
+            )
+    except IntegrityError:  # planned concurrently
+        raise InvalidInput(
+            {"stakeholder": [f"A conversation with {stakeholder.contact.name} is already planned."]}
+        ) from None
+
+
+@transaction.atomic
+def value_confirmation_reschedule(
+    *, confirmation: ValueConfirmation, by: Membership, planned_for: date | str | None
+) -> ValueConfirmation:
+    """Move a conversation still to hold to another day (today or later)."""
+    deal = Deal.objects.get(pk=confirmation.deal_id)
+    require_deal_editor(by, deal)
+    _require_won(deal)
+    errors: dict[str, list[str]] = {}
+    if planned_for in (None, ""):
+        errors["planned_for"] = ["Say which day the conversation is planned for."]
+    raise_if(errors)
+    when = _clean_planned_for(planned_for, default_days=0)
+    locked = ValueConfirmation.objects.select_for_update().get(pk=confirmation.pk)
+    if locked.is_held:
+        raise InvalidInput({"planned_for": ["This conversation was held: it cannot be rescheduled."]})
+    locked.planned_for = when
+    locked.save(update_fields=["planned_for"])
+    confirmation.planned_for = when
+    return locked
 
 
 def _clean_record(data: dict) -> dict:

@@ -13,6 +13,16 @@ urlpatterns = [
         name="value_confirmation_record",
     ),
     path(
+        "deals/<int:deal_id>/value-plan/stakeholders/<int:stakeholder_id>/follow-up/",
+        views.value_followup_view,
+        name="value_followup_plan",
+    ),
+    path(
+        "deals/<int:deal_id>/value-confirmations/<int:confirmation_id>/reschedule/",
+        views.value_confirmation_reschedule_view,
+        name="value_confirmation_reschedule",
+    ),
+    path(
         "deals/<int:deal_id>/value-confirmations/<int:confirmation_id>/expansion/",
         views.expansion_deal_view,
         name="expansion_deal_create",

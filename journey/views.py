@@ -13,11 +13,17 @@ from django.urls import reverse
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from deals.models import Deal, DealStatus
+from deals.models import Deal, DealStakeholder, DealStatus
 from deals.views.common import HtmxHttpRequest, deal_action, error_status, get_deal, member_view, wrong_method
 from journey.models import ValueConfirmation
 from journey.selectors import deal_journey, deal_links, deal_value_plan
-from journey.services import expansion_deal_create, value_confirmation_record, value_plan_create
+from journey.services import (
+    expansion_deal_create,
+    value_confirmation_record,
+    value_confirmation_reschedule,
+    value_followup_plan,
+    value_plan_create,
+)
 from orgs.models import Membership
 from orgs.selectors import can_edit_deal
 from salesproc.lib.errors import InvalidInput, ServiceError
@@ -134,6 +140,71 @@ def value_confirmation_record_view(
         messages.success(request, "Conversation recorded.")
         return _back(deal)
     return _section(request, membership, deal, record_done=confirmation.pk)
+
+
+def _message(exc: ServiceError) -> str:
+    if isinstance(exc, InvalidInput):
+        return " ".join(m for msgs in exc.errors.values() for m in msgs)
+    return exc.message
+
+
+def _get_stakeholder(membership: Membership, deal: Deal, stakeholder_id: int) -> DealStakeholder:
+    return get_for_org_or_404(
+        DealStakeholder.objects.select_related("contact"),
+        membership.organization,
+        pk=stakeholder_id,
+        deal=deal,
+    )
+
+
+@deal_action(lookup=_get_stakeholder)
+def value_followup_view(request: HtmxHttpRequest, membership: Membership, deal: Deal, stakeholder_id: int):
+    """Plan the next value conversation with one stakeholder (the last one was held)."""
+    stakeholder = _get_stakeholder(membership, deal, stakeholder_id)
+    planned_for = request.POST.get("planned_for", "")
+    try:
+        value_followup_plan(deal=deal, stakeholder=stakeholder, by=membership, planned_for=planned_for)
+    except ServiceError as exc:
+        if not request.htmx:
+            messages.error(request, _message(exc))
+            return _back(deal)
+        return _section(
+            request,
+            membership,
+            deal,
+            status=error_status(exc),
+            followup_error={"id": stakeholder.pk, "message": _message(exc), "planned_for": planned_for},
+        )
+    if not request.htmx:
+        messages.success(request, f"Follow-up with {stakeholder.contact.name} planned.")
+        return _back(deal)
+    return _section(request, membership, deal, followup_done=stakeholder.pk)
+
+
+@deal_action(lookup=_get_confirmation)
+def value_confirmation_reschedule_view(
+    request: HtmxHttpRequest, membership: Membership, deal: Deal, confirmation_id: int
+):
+    """Move a conversation still to hold to another day."""
+    confirmation = _get_confirmation(membership, deal, confirmation_id)
+    planned_for = request.POST.get("planned_for", "")
+    try:
+        value_confirmation_reschedule(confirmation=confirmation, by=membership, planned_for=planned_for)
+    except ServiceError as exc:
+        if not request.htmx:
+            messages.error(request, _message(exc))
+            return _back(deal)
+        return _section(
+            request,
+            membership,
+            deal,
+            status=error_status(exc),
+            reschedule_error={"id": confirmation.pk, "message": _message(exc), "planned_for": planned_for},
+        )
+    if not request.htmx:
+        messages.success(request, "Conversation rescheduled.")
+        return _back(deal)
+    return _section(request, membership, deal, record_done=confirmation.pk, done_text="Rescheduled.")
 
 
 @deal_action(lookup=_get_confirmation)
