@@ -5,7 +5,7 @@ activities: the pages' query counts are pinned in tests/deals/test_query_counts.
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import (
     Case,
     CharField,
+    Count,
     F,
     FilteredRelation,
     Max,
@@ -42,7 +43,6 @@ from deals.models import (
     DealStatus,
     DealStep,
     DealTag,
-    StepSource,
     TagKind,
 )
 from iteration.models import StallFlag
@@ -484,21 +484,34 @@ class DealPage:
 
     @property
     def next_step(self) -> DealStep | None:
-        return next((s for s in self.steps if not s.is_done), None)
-
-    @property
-    def step_groups(self) -> list[tuple[str, str, list[DealStep]]]:
-        """(source, label, steps) for each source that has steps, in the order stage, play, custom."""
-        groups = []
-        for source, label in StepSource.choices:
-            steps = [s for s in self.steps if s.source == source]
-            if steps:
-                groups.append((source, label, steps))
-        return groups
+        """See `next_step`."""
+        return next_step(self.steps)
 
     @property
     def next_stage(self) -> Stage | None:
         return next((s for s in self.stages if s.order > self.deal.stage.order), None)
+
+
+def next_step(steps: list[DealStep]) -> DealStep | None:
+    """The plan's next step: of the open steps, the one due first; steps without a due date come after
+    the dated ones, and ties (same date, or no date) go by the plan's order. So a deadline wins, and
+    otherwise the order the rep and manager gave the plan decides. `steps` in the plan's order."""
+    open_steps = [(i, s) for i, s in enumerate(steps) if not s.is_done]
+    if not open_steps:
+        return None
+    return min(open_steps, key=lambda o: (o[1].due_date is None, o[1].due_date or date.min, o[0]))[1]
+
+
+def plan_steps(deal_id: int) -> QuerySet[DealStep]:
+    """A deal's plan in its order (position, then id), with what each step shows: who added, completed
+    and is assigned to it, its stage, its stakeholder, and the number of comments in its thread (one
+    query whatever the number of steps and comments)."""
+    return (
+        DealStep.objects.filter(deal_id=deal_id)
+        .select_related("completed_by", "assignee", "stage", "created_by", "stakeholder__contact")
+        .annotate(comment_count=Count("comments"))
+        .order_by("position", "id")
+    )
 
 
 def deals_for_page(*, org: Organization) -> QuerySet[Deal]:
@@ -523,11 +536,7 @@ def deal_page(*, deal: Deal) -> DealPage:
         if answer_ids
         else {}
     )
-    steps = list(
-        DealStep.objects.filter(deal=deal)
-        .select_related("completed_by", "assignee", "stage", "created_by")
-        .order_by("position", "id")
-    )
+    steps = list(plan_steps(deal.pk))
     stakeholders = list(
         DealStakeholder.objects.filter(deal=deal).select_related("contact").order_by("-influence", "id")
     )

@@ -21,7 +21,17 @@ urlpatterns = [
     path("deals/<int:deal_id>/win/", deal_page.deal_win_view, name="deal_win"),
     path("deals/<int:deal_id>/lose/", deal_page.deal_lose_view, name="deal_lose"),
     path("deals/<int:deal_id>/steps/", plan.step_add_view, name="step_add"),
+    path("deals/<int:deal_id>/steps/reorder/", plan.steps_reorder_view, name="steps_reorder"),
     path("deals/<int:deal_id>/steps/<int:step_id>/done/", plan.step_toggle, name="step_toggle"),
+    path("deals/<int:deal_id>/steps/<int:step_id>/edit/", plan.step_edit, name="step_edit"),
+    path("deals/<int:deal_id>/steps/<int:step_id>/delete/", plan.step_delete_view, name="step_delete"),
+    path("deals/<int:deal_id>/steps/<int:step_id>/move/", plan.step_move_view, name="step_move"),
+    path("deals/<int:deal_id>/steps/<int:step_id>/comments/", plan.step_thread, name="step_thread"),
+    path(
+        "deals/<int:deal_id>/steps/<int:step_id>/comments/<int:comment_id>/delete/",
+        plan.step_comment_delete_view,
+        name="step_comment_delete",
+    ),
     path("deals/<int:deal_id>/stakeholders/", plan.stakeholder_add_view, name="stakeholder_add"),
     path(
         "deals/<int:deal_id>/stakeholders/contacts/",

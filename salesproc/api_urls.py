@@ -31,6 +31,7 @@ urlpatterns = [
     path("deals/<int:deal_id>/answers/", deals.DealAnswerApi.as_view(), name="deal_answers"),
     path("deals/<int:deal_id>/activities/", plan.DealActivityListCreateApi.as_view(), name="deal_activities"),
     path("deals/<int:deal_id>/steps/", plan.DealStepListCreateApi.as_view(), name="deal_steps"),
+    path("deals/<int:deal_id>/steps/reorder/", plan.DealStepReorderApi.as_view(), name="deal_steps_reorder"),
     path(
         "deals/<int:deal_id>/stakeholders/",
         plan.DealStakeholderListCreateApi.as_view(),
@@ -42,6 +43,8 @@ urlpatterns = [
         name="deal_stakeholder_map",
     ),
     path("steps/<int:step_id>/", plan.StepDetailApi.as_view(), name="step_detail"),
+    path("steps/<int:step_id>/comments/", plan.StepCommentListCreateApi.as_view(), name="step_comments"),
+    path("step-comments/<int:comment_id>/", plan.StepCommentDetailApi.as_view(), name="step_comment_detail"),
     path(
         "stakeholders/<int:stakeholder_id>/", plan.StakeholderDetailApi.as_view(), name="stakeholder_detail"
     ),

@@ -206,6 +206,10 @@ class NotificationOutputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=NotificationKind.choices)
     deal = RefSerializer()
     comment = serializers.IntegerField(source="comment_id", allow_null=True)
+    step_comment = serializers.IntegerField(
+        source="step_comment_id", allow_null=True, help_text="Set when a comment on a plan step mentioned you"
+    )
+    step = serializers.IntegerField(source="step_comment.step_id", allow_null=True, default=None)
     actor = UserRefSerializer(allow_null=True)
     excerpt = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
@@ -213,7 +217,8 @@ class NotificationOutputSerializer(serializers.Serializer):
 
     def get_excerpt(self, notification) -> str:
         """The start of the comment that mentioned you."""
-        body = notification.comment.body if notification.comment else ""
+        source = notification.comment or notification.step_comment
+        body = source.body if source else ""
         return body if len(body) <= 200 else body[:199] + "…"
 
 

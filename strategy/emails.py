@@ -22,13 +22,22 @@ def mention_message(notification: Notification) -> EmailMessage:
     actor = notification.actor.display_name if notification.actor else "Someone"
     org = notification.organization
     comment = notification.comment
-    url = f"{settings.SITE_URL}/deals/{deal.pk}/#comment-{comment.pk if comment else ''}"
+    step_comment = notification.step_comment
+    if step_comment is not None:
+        # A comment in the thread of one step of the deal's plan (deals.StepComment).
+        url = f"{settings.SITE_URL}/deals/{deal.pk}/#step-{step_comment.step_id}"
+        where = f"on the step “{step_comment.step.title}” of the plan of {deal.name}"
+        body = step_comment.body
+    else:
+        url = f"{settings.SITE_URL}/deals/{deal.pk}/#comment-{comment.pk if comment else ''}"
+        where = f"on the strategy of {deal.name}"
+        body = comment.body if comment else ""
     lines = [
         f"Hello {notification.recipient.display_name},",
         "",
-        f"{actor} mentioned you in a comment on the strategy of {deal.name}:",
+        f"{actor} mentioned you in a comment {where}:",
         "",
-        _excerpt(comment.body if comment else ""),
+        _excerpt(body),
         "",
         f"Open the deal: {url}",
         "",
@@ -51,7 +60,7 @@ def mention_emails_send(*, notification_ids: list[int]) -> int:
     Inactive recipients are skipped (and claimed: they will not want it later either)."""
     rows = list(
         Notification.objects.filter(pk__in=sorted(set(notification_ids)), emailed_at__isnull=True)
-        .select_related("deal", "comment", "actor", "recipient", "organization")
+        .select_related("deal", "comment", "step_comment__step", "actor", "recipient", "organization")
         .order_by("pk")
     )
     claimed: list[Notification] = []

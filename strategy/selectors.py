@@ -133,10 +133,11 @@ def mention_people(organization_id: int) -> list[Person]:
 
 
 def member_notifications(membership: Membership) -> QuerySet[Notification]:
-    """The member's notifications in their current organization, with the deal, comment and actor."""
+    """The member's notifications in their current organization, with the deal, comment (a strategy
+    comment, or a plan step's with its step) and actor."""
     return Notification.objects.filter(
         organization_id=membership.organization_id, recipient_id=membership.user_id
-    ).select_related("deal", "comment", "actor")
+    ).select_related("deal", "comment", "step_comment__step", "actor")
 
 
 def notifications_page(membership: Membership) -> list[Notification]:

@@ -15,7 +15,13 @@ from deals.services.plan import (
     stakeholder_remove,
     stakeholder_update,
     step_add,
+    step_comment_add,
+    step_comment_delete,
+    step_delete,
+    step_move,
     step_set_done,
+    step_update,
+    steps_reorder,
 )
 
 __all__ = [
@@ -34,5 +40,11 @@ __all__ = [
     "stakeholder_remove",
     "stakeholder_update",
     "step_add",
+    "step_comment_add",
+    "step_comment_delete",
+    "step_delete",
+    "step_move",
     "step_set_done",
+    "step_update",
+    "steps_reorder",
 ]

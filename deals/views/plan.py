@@ -4,8 +4,17 @@ from django.db import transaction
 from django.shortcuts import render
 from django_htmx.http import reswap, retarget
 
-from deals.forms import ActivityForm, AnswerForm, StakeholderEditForm, StakeholderForm, StepDoneForm, StepForm
-from deals.models import Deal, DealStakeholder, DealStep
+from deals.forms import (
+    ActivityForm,
+    AnswerForm,
+    StakeholderEditForm,
+    StakeholderForm,
+    StepCommentForm,
+    StepDoneForm,
+    StepForm,
+    StepReorderForm,
+)
+from deals.models import Deal, DealStakeholder, DealStep, StepComment, StepSource
 from deals.selectors import stakeholder_contact_choices
 from deals.services import (
     activity_log,
@@ -15,12 +24,26 @@ from deals.services import (
     stakeholder_remove,
     stakeholder_update,
     step_add,
+    step_comment_add,
+    step_comment_delete,
+    step_delete,
+    step_move,
     step_set_done,
+    step_update,
+    steps_reorder,
 )
-from deals.views.common import HtmxHttpRequest, deal_action, get_deal, member_view, wrong_method
+from deals.views.common import (
+    HtmxHttpRequest,
+    concat,
+    deal_action,
+    first_error,
+    get_deal,
+    member_view,
+    wrong_method,
+)
 from deals.views.deal_page import TEMPLATE, refusal, respond
 from orgs.models import Membership
-from orgs.selectors import can_edit_deal
+from orgs.selectors import can_edit_deal, org_people
 from salesproc.lib.errors import InvalidInput, NotAllowed
 from salesproc.lib.scoping import get_for_org_or_404
 from salesproc.models import CriterionKind, ExitCriterion
@@ -42,6 +65,14 @@ def _get_answer_criterion(membership: Membership, deal: Deal, criterion_id: int)
     )
 
 
+# Every change to the plan can change its next step (shown above it) and meet a step criterion.
+PLAN_OOB = ("criteria", "next_step")
+
+
+def _step_fields(data: dict) -> dict:
+    return {name: data[name] for name in ("title", "description", "due_date", "stakeholder", "assignee")}
+
+
 @deal_action(lookup=_get_step)
 def step_toggle(request: HtmxHttpRequest, membership: Membership, deal: Deal, step_id: int):
     """Tick or untick one step of the plan (`done` checked or not)."""
@@ -53,28 +84,198 @@ def step_toggle(request: HtmxHttpRequest, membership: Membership, deal: Deal, st
         step_set_done(step=step, by=membership, done=done)
     except NotAllowed as exc:
         return refusal(request, membership, deal, exc)
-    return respond(request, membership, deal, ["plan"], oob=("criteria",))
+    return respond(request, membership, deal, ["plan"], oob=PLAN_OOB)
 
 
 @deal_action
 def step_add_view(request: HtmxHttpRequest, membership: Membership, deal: Deal):
-    """Add a custom step (deal-level strategy) to the plan."""
+    """Add a custom step (deal-level strategy) at the end of the plan."""
     form = StepForm(request.POST)
     if form.is_valid():
+        fields = _step_fields(form.cleaned_data)
+        if "assignee" not in request.POST:
+            fields.pop("assignee")
         try:
-            step_add(
-                deal=deal,
-                by=membership,
-                title=form.cleaned_data["title"],
-                due_date=form.cleaned_data["due_date"] or None,
-            )
+            step_add(deal=deal, by=membership, **fields)
         except NotAllowed as exc:
             return refusal(request, membership, deal, exc)
         except InvalidInput as exc:
             form.add_service_errors(exc)
         else:
-            return respond(request, membership, deal, ["plan"], step_added=True)
+            return respond(request, membership, deal, ["plan"], oob=PLAN_OOB, step_added=True)
     return respond(request, membership, deal, ["plan"], status=422, step_form=form, step_form_open=True)
+
+
+def _step_edit_form(request, membership: Membership, deal: Deal, step: DealStep, form: StepForm, status=200):
+    context = {
+        "deal": deal,
+        "step": step,
+        "form": form,
+        "members": org_people(membership),
+        "stakeholders": list(
+            DealStakeholder.objects.filter(deal=deal)
+            .select_related("contact")
+            .order_by("contact__name", "id")
+        ),
+    }
+    response = render(request, f"{TEMPLATE}#plan_step_edit", context, status=status)
+    if status >= 400 and request.htmx:
+        response = reswap(retarget(response, f"#step-{step.id}"), "outerHTML")
+    return response
+
+
+@member_view
+def step_edit(request: HtmxHttpRequest, membership: Membership, deal_id: int, step_id: int):
+    """GET: the step as an inline form. POST: save it (title and description of a custom step; due
+    date, assignee and stakeholder of any step)."""
+    deal = get_deal(membership, deal_id)
+    step = _get_step(membership, deal, step_id)
+    step.deal = deal
+    if request.method == "GET":
+        if not can_edit_deal(membership, deal):
+            return refusal(request, membership, deal, NotAllowed("You can read this deal but not change it."))
+        form = StepForm(
+            initial={
+                "title": step.title,
+                "description": step.description,
+                "due_date": step.due_date.isoformat() if step.due_date else "",
+                "stakeholder": step.stakeholder_id,
+                "assignee": step.assignee_id,
+            }
+        )
+        return _step_edit_form(request, membership, deal, step, form)
+    if refused := wrong_method(request, ("POST",)):
+        return refused
+    form = StepForm(request.POST)
+    if form.is_valid():
+        fields = _step_fields(form.cleaned_data)
+        if step.source != StepSource.CUSTOM:
+            # The form shows a stage or play step's title and description without fields for them.
+            fields.pop("title")
+            fields.pop("description")
+        try:
+            step_update(step=step, by=membership, **fields)
+        except NotAllowed as exc:
+            return refusal(request, membership, deal, exc)
+        except InvalidInput as exc:
+            form.add_service_errors(exc)
+        else:
+            return respond(request, membership, deal, ["plan"], oob=PLAN_OOB, plan_message="Step saved.")
+    return _step_edit_form(request, membership, deal, step, form, status=422)
+
+
+@deal_action(lookup=_get_step)
+def step_delete_view(request: HtmxHttpRequest, membership: Membership, deal: Deal, step_id: int):
+    """Delete a custom step (stage and play steps are refused with the reason)."""
+    step = _get_step(membership, deal, step_id)
+    step.deal = deal
+    try:
+        step_delete(step=step, by=membership)
+    except (NotAllowed, InvalidInput) as exc:
+        return refusal(request, membership, deal, exc)
+    return respond(request, membership, deal, ["plan"], oob=PLAN_OOB, plan_message=f"Deleted “{step.title}”.")
+
+
+@deal_action
+def steps_reorder_view(request: HtmxHttpRequest, membership: Membership, deal: Deal):
+    """Put the plan in a new order (the drag and drop sends every step id, comma-separated)."""
+    form = StepReorderForm(request.POST)
+    if not form.is_valid():
+        message = first_error(form)
+    else:
+        try:
+            steps_reorder(deal=deal, by=membership, step_ids=form.cleaned_data["step_ids"])
+        except NotAllowed as exc:
+            return refusal(request, membership, deal, exc)
+        except InvalidInput as exc:
+            message = exc.message
+        else:
+            return respond(request, membership, deal, ["plan"], oob=PLAN_OOB)
+    # The page shows the plan as stored again, so a refused drag puts the steps back where they were.
+    return respond(request, membership, deal, ["plan"], status=422, plan_error=message)
+
+
+@deal_action(lookup=_get_step)
+def step_move_view(request: HtmxHttpRequest, membership: Membership, deal: Deal, step_id: int):
+    """Move a step one place up or down (`direction`): the keyboard's way to reorder the plan."""
+    step = _get_step(membership, deal, step_id)
+    step.deal = deal
+    direction = request.POST.get("direction", "")
+    try:
+        step_move(step=step, by=membership, direction=direction)
+    except NotAllowed as exc:
+        return refusal(request, membership, deal, exc)
+    except InvalidInput as exc:
+        return respond(request, membership, deal, ["plan"], status=422, plan_error=exc.message)
+    return respond(
+        request, membership, deal, ["plan"], oob=PLAN_OOB, moved={"id": step.id, "direction": direction}
+    )
+
+
+def _get_step_comment(membership: Membership, deal: Deal, step_id: int, comment_id: int) -> StepComment:
+    return get_for_org_or_404(
+        StepComment.objects.filter(step__deal=deal, step_id=step_id), membership.organization, pk=comment_id
+    )
+
+
+def _thread_response(request, membership: Membership, deal: Deal, step: DealStep, *, status=200, **extra):
+    comments = list(StepComment.objects.filter(step=step).select_related("author").order_by("id"))
+    context = {
+        "deal": deal,
+        "step": step,
+        "comments": comments,
+        "comment_form": StepCommentForm(),
+        "user_id": membership.user_id,
+        **extra,
+    }
+    thread = render(request, "deals/partials/plan_step_thread.html", context, status=status)
+    if request.method == "GET":
+        return thread
+    # The count on the step's thread button, out of band.
+    step.comment_count = len(comments)
+    badge = render(request, f"{TEMPLATE}#plan_step_comments_toggle", {**context, "oob": True})
+    return concat(thread, badge, status=status)
+
+
+@member_view
+def step_thread(request: HtmxHttpRequest, membership: Membership, deal_id: int, step_id: int):
+    """GET: the step's comment thread. POST: comment (anyone who may read the deal may)."""
+    deal = get_deal(membership, deal_id)
+    step = _get_step(membership, deal, step_id)
+    step.deal = deal
+    if request.method == "GET":
+        return _thread_response(request, membership, deal, step)
+    if refused := wrong_method(request, ("POST",)):
+        return refused
+    form = StepCommentForm(request.POST)
+    if form.is_valid():
+        try:
+            posted = step_comment_add(step=step, by=membership, body=form.cleaned_data["body"])
+        except NotAllowed as exc:
+            return refusal(request, membership, deal, exc)
+        except InvalidInput as exc:
+            form.add_service_errors(exc)
+        else:
+            return _thread_response(request, membership, deal, step, posted=posted)
+    return _thread_response(request, membership, deal, step, status=422, comment_form=form)
+
+
+@member_view
+def step_comment_delete_view(
+    request: HtmxHttpRequest, membership: Membership, deal_id: int, step_id: int, comment_id: int
+):
+    """Delete one's own comment from a step's thread."""
+    deal = get_deal(membership, deal_id)
+    step = _get_step(membership, deal, step_id)
+    step.deal = deal
+    comment = _get_step_comment(membership, deal, step_id, comment_id)
+    if refused := wrong_method(request, ("POST",)):
+        return refused
+    try:
+        step_comment_delete(comment=comment, by=membership)
+    except NotAllowed as exc:
+        return _thread_response(request, membership, deal, step, status=403, thread_error=exc.message)
+    return _thread_response(request, membership, deal, step)
 
 
 def _stakeholder_form_response(

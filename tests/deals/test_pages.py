@@ -17,7 +17,7 @@ from deals.models import (
     DealTag,
     StageChange,
 )
-from deals.services import activity_log, deal_create, stakeholder_add, step_add
+from deals.services import activity_log, deal_create, stakeholder_add, step_add, step_comment_add
 from salesproc.services import criterion_add
 from tests.factories import ContactFactory
 
@@ -728,7 +728,8 @@ def test_every_deal_page_url_with_an_id_is_404_for_another_orgs_objects(client, 
         "deal_id": foreign_deal.id,
         "process_id": world["process"].id,
         "stage_id": foreign_deal.stage_id,
-        "step_id": step_add(deal=foreign_deal, by=world["member"], title="Theirs").id,
+        "step_id": (foreign_step := step_add(deal=foreign_deal, by=world["member"], title="Theirs")).id,
+        "comment_id": step_comment_add(step=foreign_step, by=world["member"], body="Theirs").comment.id,
         "stakeholder_id": stakeholder_add(
             deal=foreign_deal, by=world["member"], contact=world["contact"], role="user"
         ).id,
