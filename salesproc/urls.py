@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("strategy.urls")),
     path("", include("scorecards.urls")),
     path("", include("journey.urls")),
+    path("", include("upstream.urls")),
 ]

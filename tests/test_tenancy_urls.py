@@ -34,6 +34,7 @@ from scorecards.services import deal_scorecard_answer, scorecard_create, scoreca
 from strategy.models import Notification
 from strategy.services import comment_add
 from tests.factories import ContactFactory
+from upstream.services import promotion_propose_from_step
 
 # URL kwarg name -> the kind of object whose id it takes (a key of the worlds built below).
 ID_KWARGS = {
@@ -64,6 +65,7 @@ ID_KWARGS = {
     "notification_id": "notification",
     "scorecard_criterion_id": "scorecard_criterion",
     "confirmation_id": "value_confirmation",
+    "promotion_id": "promotion",
 }
 # The admin site has its own permission model; the password-reset link carries a signed user id.
 SKIP_PREFIXES = ("admin/",)
@@ -163,6 +165,7 @@ def _world(org, member, process, account, contact, deal):
     stakeholder_add(deal=won, by=member, contact=contact, role="economic_buyer")
     deal_win(deal=won, by=member, expected_version=won.version)
     [value_confirmation] = value_plan_create(deal=won, by=member)
+    promotion, _ = promotion_propose_from_step(step=step, by=member)
     process.refresh_from_db()
     return {
         "deal": deal.id,
@@ -191,6 +194,7 @@ def _world(org, member, process, account, contact, deal):
         "notification": notification.id,
         "scorecard_criterion": scorecard_criterion.id,
         "value_confirmation": value_confirmation.id,
+        "promotion": promotion.id,
     }
 
 
