@@ -1,11 +1,19 @@
 """The stakeholder network of a deal: who decides, how they lean, and what is missing (deal-level
 strategy, change and decision dynamics).
 
-Two readings of the same gap rules, kept in step by tests/deals/test_network.py:
-- `deal_gaps(deal, stakeholders)`: one deal, for its page and the API (the stakeholders are already
-  loaded; at most two small queries more, usually none);
-- `deal_gap_condition(code)` / `deals_with_gap(queryset, code)`: set-based, a `Q` of `Exists`/`Count`
-  subqueries over Deal, so a gap can become a play condition or a board filter without Python loops.
+Two readings of the same gap rules, kept in step by tests/deals/test_network.py and the play
+conditions' property tests (tests/playbooks/test_condition_properties.py):
+- `deal_gaps(deal, stakeholders)` / `deal_gap_codes(...)`: one deal, for its page, the API and the play
+  condition `stakeholder_gaps` in Python (the stakeholders are already loaded; at most two small
+  queries more, usually none);
+- `deal_gap_condition(code)` / `deals_with_gap(queryset, code)` / `deal_gaps_condition(codes)`:
+  set-based, a `Q` of `Exists`/`Count` subqueries over Deal that is never NULL (so its negation is its
+  exact complement), for the play condition in SQL and the board's and lists' gap filters;
+  `deal_gap_annotations()` gives each gap as a boolean column (the board's card badges).
+
+`single_threaded` moves with time (an activity stops counting 30 days after it happened): every reading
+takes `now` (default: the current time), so tests pin it and the nightly re-evaluation of plays catches
+deals whose gap came or went without an edit.
 
 `decision_map_svg(stakeholders)` draws the decision-team map (influence × attitude) as server-rendered
 SVG; every piece of text in it is escaped."""
@@ -18,14 +26,18 @@ from datetime import datetime, timedelta
 from html import escape
 
 from django.db.models import (
+    BooleanField,
     Count,
     Exists,
+    ExpressionWrapper,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
+from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -71,13 +83,52 @@ GAP_TEXT = {
 }
 
 
+# Short names, for filters, badges and play conditions ("stakeholder gaps contain no champion").
+GAP_LABELS = {
+    "no_economic_buyer": "no economic buyer",
+    "no_champion": "no champion",
+    "single_threaded": "single-threaded",
+    "opponent_high_influence": "influential opponent",
+    "procurement_in_decision": "procurement joined in decision",
+}
+# In a filter, "any" stands for every gap: deals with at least one.
+ANY_GAP = "any"
+
+
 def _gap(code: str) -> dict:
     message, action = GAP_TEXT[code]
     return {"code": code, "message": message, "action": action}
 
 
-def _default_since(activities_since: datetime | None) -> datetime:
-    return activities_since or timezone.now() - timedelta(days=ENGAGEMENT_DAYS)
+def _default_since(activities_since: datetime | None, now: datetime | None = None) -> datetime:
+    if activities_since is not None:
+        return activities_since
+    return (now or timezone.now()) - timedelta(days=ENGAGEMENT_DAYS)
+
+
+def parse_gap_codes(raw: Iterable[str]) -> tuple[str, ...]:
+    """The gap codes a filter names, in GAP_CODES order: each item of `raw` is a code, "any" (every
+    gap) or a comma-separated list of them; blanks are ignored. A ValueError names what is unknown and
+    lists the valid codes."""
+    wanted: set[str] = set()
+    unknown: list[str] = []
+    for item in raw:
+        for part in str(item).split(","):
+            code = part.strip()
+            if not code:
+                continue
+            if code == ANY_GAP:
+                wanted.update(GAP_CODES)
+            elif code in GAP_CODES:
+                wanted.add(code)
+            elif code not in unknown:
+                unknown.append(code)
+    if unknown:
+        names = ", ".join(f'"{u[:40]}"' for u in unknown[:5])
+        raise ValueError(
+            f"Unknown stakeholder gap {names}: use one of {', '.join(GAP_CODES)}, or {ANY_GAP} for any of them."
+        )
+    return tuple(c for c in GAP_CODES if c in wanted)
 
 
 # ---- one deal
@@ -118,10 +169,50 @@ def _procurement_joined_in_decision(deal: Deal, procurement: list[DealStakeholde
     )
 
 
+def deal_gap_codes(
+    deal: Deal,
+    stakeholders: Iterable[DealStakeholder],
+    *,
+    codes: Iterable[str] = GAP_CODES,
+    now: datetime | None = None,
+    activities_since: datetime | None = None,
+    recent_activities: Sequence[Activity] | None = None,
+    loaded_limit: int | None = None,
+) -> list[str]:
+    """The gaps among `codes` that the deal has, in GAP_CODES order (the rules: see deal_gaps). Only
+    the asked codes are worked out, so asking for roles alone costs no query."""
+    stakeholders = list(stakeholders)
+    asked = set(codes)
+    roles = {s.role for s in stakeholders}
+    found = []
+    if "no_economic_buyer" in asked and StakeholderRole.ECONOMIC_BUYER not in roles:
+        found.append("no_economic_buyer")
+    if "no_champion" in asked and StakeholderRole.CHAMPION not in roles:
+        found.append("no_champion")
+    if "single_threaded" in asked:
+        since = _default_since(activities_since, now)
+        if len(_engaged_stakeholder_ids(deal, since, recent_activities, loaded_limit)) == 1:
+            found.append("single_threaded")
+    if "opponent_high_influence" in asked and any(
+        s.attitude == Attitude.OPPONENT and s.influence >= HIGH_INFLUENCE for s in stakeholders
+    ):
+        found.append("opponent_high_influence")
+    if "procurement_in_decision" in asked:
+        procurement = [s for s in stakeholders if s.role == StakeholderRole.PROCUREMENT]
+        if (
+            procurement
+            and deal.stage.phase == Phase.DECISION
+            and _procurement_joined_in_decision(deal, procurement)
+        ):
+            found.append("procurement_in_decision")
+    return found
+
+
 def deal_gaps(
     deal: Deal,
     stakeholders: Iterable[DealStakeholder],
     *,
+    now: datetime | None = None,
     activities_since: datetime | None = None,
     recent_activities: Sequence[Activity] | None = None,
     loaded_limit: int | None = None,
@@ -131,7 +222,8 @@ def deal_gaps(
     `stakeholders` are all the deal's stakeholders (loaded by the caller). The rules:
     - `no_economic_buyer`, `no_champion`: no stakeholder with that role;
     - `single_threaded`: exactly one stakeholder has an activity at or after `activities_since`
-      (default: ENGAGEMENT_DAYS ago). "An activity with a stakeholder" is an Activity whose
+      (default: ENGAGEMENT_DAYS before `now`, itself by default the current time; an activity exactly
+      30 days old still counts). "An activity with a stakeholder" is an Activity whose
       `stakeholder` is set (the "With" of the activity form); activities with nobody named do not
       count. A deal with no such activity at all is idle rather than single-threaded: the stall rules
       report it;
@@ -143,26 +235,17 @@ def deal_gaps(
     Queries: the engaged stakeholders (none when `recent_activities` already cover the window, see
     _engaged_stakeholder_ids) and the decision-phase stays (only for a deal in the decision phase with
     a procurement stakeholder). `deal.stage` should be loaded. Same answers as deals_with_gap."""
-    stakeholders = list(stakeholders)
-    roles = {s.role for s in stakeholders}
-    gaps = []
-    if StakeholderRole.ECONOMIC_BUYER not in roles:
-        gaps.append(_gap("no_economic_buyer"))
-    if StakeholderRole.CHAMPION not in roles:
-        gaps.append(_gap("no_champion"))
-    since = _default_since(activities_since)
-    if len(_engaged_stakeholder_ids(deal, since, recent_activities, loaded_limit)) == 1:
-        gaps.append(_gap("single_threaded"))
-    if any(s.attitude == Attitude.OPPONENT and s.influence >= HIGH_INFLUENCE for s in stakeholders):
-        gaps.append(_gap("opponent_high_influence"))
-    procurement = [s for s in stakeholders if s.role == StakeholderRole.PROCUREMENT]
-    if (
-        procurement
-        and deal.stage.phase == Phase.DECISION
-        and _procurement_joined_in_decision(deal, procurement)
-    ):
-        gaps.append(_gap("procurement_in_decision"))
-    return gaps
+    return [
+        _gap(code)
+        for code in deal_gap_codes(
+            deal,
+            stakeholders,
+            now=now,
+            activities_since=activities_since,
+            recent_activities=recent_activities,
+            loaded_limit=loaded_limit,
+        )
+    ]
 
 
 # ---- sets of deals
@@ -172,9 +255,12 @@ def _has_role(role: str) -> Exists:
     return Exists(DealStakeholder.objects.filter(deal=OuterRef("pk"), role=role))
 
 
-def deal_gap_condition(code: str, *, activities_since: datetime | None = None) -> Q:
+def deal_gap_condition(
+    code: str, *, now: datetime | None = None, activities_since: datetime | None = None
+) -> Q:
     """The gap `code` as a condition on Deal (subqueries only: no join multiplies the deal rows), the
-    same rules as deal_gaps. A ValueError names an unknown code."""
+    same rules as deal_gaps. Its SQL is never NULL, so `~deal_gap_condition(code)` is exactly the deals
+    without the gap. A ValueError names an unknown code."""
     if code == "no_economic_buyer":
         return ~Q(_has_role(StakeholderRole.ECONOMIC_BUYER))
     if code == "no_champion":
@@ -184,14 +270,16 @@ def deal_gap_condition(code: str, *, activities_since: datetime | None = None) -
             Activity.objects.filter(
                 deal=OuterRef("pk"),
                 stakeholder__isnull=False,
-                occurred_at__gte=_default_since(activities_since),
+                occurred_at__gte=_default_since(activities_since, now),
             )
             .order_by()
             .values("deal")
             .annotate(n=Count("stakeholder", distinct=True))
             .values("n")
         )
-        return Q(Exact(Subquery(engaged, output_field=IntegerField()), 1))
+        # No engaged stakeholder: no row, a NULL count; read as 0 so that NOT of it holds.
+        count = Coalesce(Subquery(engaged, output_field=IntegerField()), Value(0))
+        return Q(Exact(count, 1))
     if code == "opponent_high_influence":
         return Q(
             Exists(
@@ -212,10 +300,32 @@ def deal_gap_condition(code: str, *, activities_since: datetime | None = None) -
 
 
 def deals_with_gap(
-    queryset: QuerySet[Deal], code: str, *, activities_since: datetime | None = None
+    queryset: QuerySet[Deal],
+    code: str,
+    *,
+    now: datetime | None = None,
+    activities_since: datetime | None = None,
 ) -> QuerySet[Deal]:
     """The deals of `queryset` that have the gap `code` (one query, whatever the number of deals)."""
-    return queryset.filter(deal_gap_condition(code, activities_since=activities_since))
+    return queryset.filter(deal_gap_condition(code, now=now, activities_since=activities_since))
+
+
+def deal_gaps_condition(codes: Iterable[str], *, now: datetime | None = None) -> Q:
+    """Deals with at least one of the gaps `codes` (the filters' meaning of several gaps; every code:
+    deals with any gap). No codes: no filter."""
+    q = Q()
+    for code in dict.fromkeys(codes):
+        q |= deal_gap_condition(code, now=now)
+    return q
+
+
+def deal_gap_annotations(*, now: datetime | None = None) -> dict[str, ExpressionWrapper]:
+    """Each gap as a boolean column `gap_<code>` to annotate a Deal query with: a list of cards gets
+    its gaps in its own query, none per card."""
+    return {
+        f"gap_{code}": ExpressionWrapper(deal_gap_condition(code, now=now), output_field=BooleanField())
+        for code in GAP_CODES
+    }
 
 
 # ---- the decision-team map

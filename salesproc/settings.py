@@ -209,6 +209,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "iteration.tasks_stalls.send_stall_digests",
         "schedule": 60 * 60 * 24,
     },
+    # Plays whose conditions read days in stage or stakeholder gaps: true or false with time alone.
+    "time-based-plays": {
+        "task": "playbooks.tasks.reevaluate_time_based_plays",
+        "schedule": 60 * 60 * 24,
+    },
 }
 STALE_DEAL_DAYS = env_int("STALE_DEAL_DAYS", 14, minimum=1)
 

@@ -26,6 +26,12 @@ that make that true:
   not a substring. Stakeholder roles are role values (`champion`, ...).
 - Days in stage are whole days, floored: a deal that entered its stage 2.9 days before `now` has been in
   it 2 days.
+- Stakeholder gaps are the codes of deals.network (no_economic_buyer, no_champion, single_threaded,
+  opponent_high_influence, procurement_in_decision), worked out by its rules: `deal_gap_codes` in
+  Python, `deal_gap_condition` in SQL. `contains X` means the deal has gap X; `is_empty`, that it has
+  none. `single_threaded` reads the activities of the 30 days before `now`, inclusive.
+- Days in stage and stakeholder gaps change with time alone (`TIME_BASED_FIELDS`): plays reading them
+  are re-evaluated nightly as well as after every edit.
 
 Nothing here builds SQL from strings: values only reach the database as ORM lookup parameters.
 """
@@ -51,7 +57,9 @@ from playbooks.conditions.language import (
     OWNER,
     PHASE,
     STAGE,
+    STAKEHOLDER_GAPS,
     TEXT,
+    TIME_BASED_FIELDS,
     Condition,
     Field,
     InvalidCondition,
@@ -69,7 +77,9 @@ __all__ = [
     "OWNER",
     "PHASE",
     "STAGE",
+    "STAKEHOLDER_GAPS",
     "TEXT",
+    "TIME_BASED_FIELDS",
     "MAX_DAYS",
     "MAX_DEPTH",
     "MAX_JSON_CHARS",

@@ -10,6 +10,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 
 from deals.models import DealStakeholder, DealTag
+from deals.network import GAP_CODES, deal_gap_codes
 from playbooks.conditions.language import (
     CONTAINS,
     DAY,
@@ -25,6 +26,7 @@ from playbooks.conditions.language import (
     NEGATIONS,
     NUMBER,
     PHASE,
+    STAKEHOLDER_GAPS,
     TEXT,
     AllOf,
     AnyOf,
@@ -41,12 +43,35 @@ from playbooks.conditions.parsing import as_condition
 
 class _DealFacts:
     """What the leaves read from one deal, loaded lazily and once: prefetched tags and stakeholders
-    are used as they are, otherwise one query per list field."""
+    are used as they are, otherwise one query per list field. Stakeholder gaps are worked out code by
+    code as leaves ask for them (deals.network.deal_gap_codes, on the same stakeholders): the role gaps
+    cost nothing more, `single_threaded` one query for the recent activities, and
+    `procurement_in_decision` one for the decision-phase stays when the deal has procurement in a
+    decision-phase stage."""
 
     def __init__(self, deal, now: datetime):
         self.deal = deal
         self.now = now
         self._lists: dict[str, frozenset[str]] = {}
+        self._stakeholders: list[DealStakeholder] | None = None
+        self._gaps: dict[str, bool] = {}
+
+    def stakeholders(self) -> list[DealStakeholder]:
+        if self._stakeholders is None:
+            deal = self.deal
+            if "stakeholders" in getattr(deal, "_prefetched_objects_cache", {}):
+                self._stakeholders = list(deal.stakeholders.all())
+            else:
+                self._stakeholders = list(DealStakeholder.objects.filter(deal_id=deal.pk))
+        return self._stakeholders
+
+    def gaps(self, codes) -> frozenset[str]:
+        """The deal's gaps among `codes` (and any worked out before)."""
+        missing = [c for c in codes if c not in self._gaps]
+        if missing:
+            found = set(deal_gap_codes(self.deal, self.stakeholders(), codes=missing, now=self.now))
+            self._gaps.update((c, c in found) for c in missing)
+        return frozenset(c for c, present in self._gaps.items() if present)
 
     def scalar(self, fld: Field) -> Any:
         deal = self.deal
@@ -82,11 +107,7 @@ class _DealFacts:
                     )
                 self._lists[fld.name] = frozenset(v.lower() for v in values)
             else:
-                if "stakeholders" in prefetched:
-                    roles = [s.role for s in deal.stakeholders.all()]
-                else:
-                    roles = DealStakeholder.objects.filter(deal_id=deal.pk).values_list("role", flat=True)
-                self._lists[fld.name] = frozenset(roles)
+                self._lists[fld.name] = frozenset(s.role for s in self.stakeholders())
         return self._lists[fld.name]
 
 
@@ -100,10 +121,13 @@ def _leaf_holds(leaf: Leaf, facts: _DealFacts) -> bool:
         return not _leaf_holds(Leaf(leaf.field, NEGATIONS[op], leaf.value), facts)
     fld = leaf.field
     if fld.type == LIST:
-        have = facts.items(fld)
+        wanted = () if op == IS_EMPTY else leaf.value if op == IN else (leaf.value,)
+        if fld.name == STAKEHOLDER_GAPS:
+            have = facts.gaps(GAP_CODES if op == IS_EMPTY else wanted)
+        else:
+            have = facts.items(fld)
         if op == IS_EMPTY:
             return not have
-        wanted = leaf.value if op == IN else (leaf.value,)
         return any(_fold(v) in have for v in wanted)
     actual = facts.scalar(fld)
     if op == IS_EMPTY:
@@ -146,8 +170,10 @@ def _holds(node: Node, facts: _DealFacts) -> bool:
 def evaluate(condition: Condition | dict | str, deal, *, now: datetime | None = None) -> bool:
     """Whether the condition holds for `deal`, exactly as `Deal.objects.filter(to_q(condition))` would
     say. No query for a deal loaded with `select_related("stage")` and
-    `prefetch_related("tags", "stakeholders")`; otherwise at most one per list field (and one for the
-    stage, if `phase` is tested)."""
+    `prefetch_related("tags", "stakeholders")` (but for the stakeholder gaps `single_threaded`, one,
+    and `procurement_in_decision`, one when procurement joined a decision-phase deal); otherwise at
+    most one per list field (stakeholder roles and gaps share theirs), and one for the stage if `phase`
+    is tested or procurement's gap needs it."""
     return _holds(as_condition(condition).root, _DealFacts(deal, now or timezone.now()))
 
 

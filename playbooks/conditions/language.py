@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from deals.models import StakeholderRole, TagKind
+from deals.network import GAP_LABELS
 from salesproc.lib.errors import InvalidInput
 from salesproc.models import Phase
 
@@ -67,6 +68,10 @@ class Field:
     choices: dict[str, str] | None = None
     # For competitors / objections: the DealTag kind.
     tag_kind: str = ""
+    # Whether the field's value changes as time passes, without any edit of the deal (days in stage,
+    # a stakeholder gap that depends on how recent activities are): plays reading it are re-evaluated
+    # nightly (playbooks.triggering.time_based_plays_reevaluate).
+    moves_with_time: bool = False
 
 
 FIELDS: dict[str, Field] = {
@@ -81,7 +86,9 @@ FIELDS: dict[str, Field] = {
         Field("competitors", "competitors", LIST, tag_kind=TagKind.COMPETITOR),
         Field("objections", "objections", LIST, tag_kind=TagKind.OBJECTION),
         Field("stakeholder_roles", "stakeholder roles", LIST, choices=dict(StakeholderRole.choices)),
-        Field("days_in_stage", "days in stage", DAYS, column="stage_entered_at"),
+        # The gaps of the deal's stakeholder network (deals.network: the rules, in Python and SQL).
+        Field("stakeholder_gaps", "stakeholder gaps", LIST, choices=dict(GAP_LABELS), moves_with_time=True),
+        Field("days_in_stage", "days in stage", DAYS, column="stage_entered_at", moves_with_time=True),
         Field("owner", "owner", OWNER, column="owner_id"),
         # The deal's qualification scorecard (scorecards.DealScorecard): none until it is answered.
         Field(
@@ -99,6 +106,12 @@ FIELDS: dict[str, Field] = {
 
 # ---------------------------------------------------------------------------------------------------
 # The parsed tree
+
+
+# The list field whose items are the deal's stakeholder gaps (deals.network), not stored values.
+STAKEHOLDER_GAPS = "stakeholder_gaps"
+# The fields whose truth can change with time alone.
+TIME_BASED_FIELDS = frozenset(f.name for f in FIELDS.values() if f.moves_with_time)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from deals.models import DealStakeholder, DealTag
+from deals.network import GAP_CODES, deal_gap_condition, deal_gaps_condition
 from playbooks.conditions.language import (
     CONTAINS,
     DAY,
@@ -22,6 +23,7 @@ from playbooks.conditions.language import (
     LT,
     LTE,
     NEGATIONS,
+    STAKEHOLDER_GAPS,
     TEXT,
     AllOf,
     Condition,
@@ -38,6 +40,13 @@ def _leaf_q(leaf: Leaf, now: datetime) -> Q:
     if op in NEGATIONS:
         return ~_leaf_q(Leaf(leaf.field, NEGATIONS[op], leaf.value), now)
     fld, value = leaf.field, leaf.value
+    if fld.name == STAKEHOLDER_GAPS:
+        # deals.network's conditions: subqueries that are never NULL, like the EXISTS below.
+        if op == IS_EMPTY:
+            return ~deal_gaps_condition(GAP_CODES, now=now)
+        if op == IN:
+            return deal_gaps_condition(value, now=now)
+        return deal_gap_condition(value, now=now)
     if fld.type == LIST:
         if fld.tag_kind:
             rows = DealTag.objects.filter(deal=OuterRef("pk"), kind=fld.tag_kind)

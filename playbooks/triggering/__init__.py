@@ -7,7 +7,9 @@ Two paths that reach the same state (a test checks it on a mixed set of deals an
   deal services). A fixed number of queries however many plays the organization has.
 - `play_reevaluate` — one play, every open deal of its processes, in SQL (`conditions.to_q`): one query
   finds the matching deals, then the differences are written in chunks with set-based statements. Run
-  as a Celery job (`PlayEvaluationRun`, polled for progress) after a play or its playbook changes.
+  as a Celery job (`PlayEvaluationRun`, polled for progress) after a play or its playbook changes,
+  and nightly for the plays whose conditions read a field that changes with time alone (days in
+  stage, stakeholder gaps: `time_based_plays_reevaluate`).
 
 What "attached" means on both paths:
 - a play applies to a deal when the play and its playbook are active and the playbook's process is the
@@ -30,7 +32,11 @@ one play are serialized by the play's row lock, and a run whose play changed und
 from playbooks.triggering.bulk import CHUNK_SIZE, PlayReevaluation, play_reevaluate
 from playbooks.triggering.conditions import play_condition
 from playbooks.triggering.deal import DealPlaysResult, deal_plays_evaluate, deal_plays_refresh_on_commit
-from playbooks.triggering.runs import play_evaluation_request, play_evaluation_run_execute
+from playbooks.triggering.runs import (
+    play_evaluation_request,
+    play_evaluation_run_execute,
+    time_based_plays_reevaluate,
+)
 
 __all__ = [
     "CHUNK_SIZE",
@@ -42,4 +48,5 @@ __all__ = [
     "play_evaluation_request",
     "play_evaluation_run_execute",
     "play_reevaluate",
+    "time_based_plays_reevaluate",
 ]

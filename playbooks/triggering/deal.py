@@ -51,7 +51,7 @@ def _applicable_plays(deal: Deal) -> list[tuple[int, int, datetime]]:
 # The deal's relations the condition fields read: one query each, whatever the number of plays.
 _FACTS = (
     ("tags", frozenset({"competitors", "objections"})),
-    ("stakeholders", frozenset({"stakeholder_roles"})),
+    ("stakeholders", frozenset({"stakeholder_roles", "stakeholder_gaps"})),
     ("stage", frozenset({"phase"})),
 )
 

@@ -9,8 +9,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orgs.models import Membership
+from playbooks.conditions.language import TIME_BASED_FIELDS
 from playbooks.models import Play, PlayEvaluationRun, PlayEvaluationStatus
 from playbooks.triggering.bulk import play_reevaluate
+from playbooks.triggering.conditions import play_conditions
 
 
 def _abandon_stuck_runs(play_id: int) -> None:
@@ -82,3 +84,25 @@ def play_evaluation_run_execute(run_id: int) -> bool:
         finished_at=timezone.now(),
     )
     return True
+
+
+def time_based_plays_reevaluate() -> list[int]:
+    """Queue a bulk re-evaluation (`play_evaluation_request`) of every active play of an active
+    playbook whose condition reads a field that changes with time alone (TIME_BASED_FIELDS: days in
+    stage, stakeholder gaps — a deal becomes single-threaded when an activity turns 31 days old, with
+    no edit to re-evaluate it). Run nightly by Celery beat. Each run is the set-based job a play edit
+    starts, so a night costs one run per such play, not a task per deal; a run already queued for a
+    play is joined. Returns the ids of the plays queued."""
+    plays = list(
+        Play.objects.filter(active=True, playbook__active=True)
+        .order_by("id")
+        .values_list("id", "version", "updated_at")
+    )
+    conds = play_conditions(plays)
+    queued = [pid for pid, cond in conds.items() if cond.fields & TIME_BASED_FIELDS]
+    for play in Play.objects.filter(pk__in=queued).order_by("id"):
+        # Its own transaction: joining a queued run locks it (select_for_update), and the run's task
+        # is sent when this commits.
+        with transaction.atomic():
+            play_evaluation_request(play=play)
+    return queued

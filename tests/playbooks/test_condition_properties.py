@@ -2,8 +2,11 @@
 
 Runs on whichever database the suite runs on (SQLite locally, PostgreSQL in CI). The deals are built
 once per test to hit the edges: no budget, empty text, case variants, LIKE wildcards in values, tags
-that differ only in case, stage entries exactly on a day boundary and a microsecond either side of it.
-Text values avoid upper-case non-ASCII letters: SQLite folds the case of ASCII only (see
+that differ only in case, stage entries exactly on a day boundary and a microsecond either side of it,
+and for the stakeholder gaps: attitudes and influence either side of the threshold, activities with a
+stakeholder exactly 30 days before `now` and a microsecond either side, activities with nobody named,
+and procurement that joined before, during and after a decision-phase stay (hand-built deals beside the
+random ones). Text values avoid upper-case non-ASCII letters: SQLite folds the case of ASCII only (see
 playbooks.conditions)."""
 
 import random
@@ -16,8 +19,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deals.models import Deal, StakeholderRole
-from deals.services import deal_create, stakeholder_add
+from deals.models import Deal, DealStakeholder, StakeholderRole
+from deals.network import ENGAGEMENT_DAYS, GAP_CODES
+from deals.services import activity_log, deal_create, deal_move, stakeholder_add
 from playbooks.conditions import FIELDS, LIST, OPERATORS, describe, evaluate, explain, parse, to_q
 from salesproc.models import Phase
 from scorecards.models import DealScorecard, Scorecard
@@ -44,6 +48,16 @@ DAYS = [0, 0, 1, 2, 7, 30]
 # Offsets around the day boundary: exactly on it, a microsecond either side, half a day in.
 OFFSETS = [timedelta(0), timedelta(microseconds=1), -timedelta(microseconds=1), -timedelta(hours=12)]
 ROLES = [r.value for r in StakeholderRole]
+ATTITUDES = ["opponent", "opponent", "skeptic", "neutral", "supporter", "advocate"]
+# How long before `now` an activity with a stakeholder happened: either side of the 30-day window.
+ACTIVITY_AGES = [
+    timedelta(0),
+    timedelta(days=3),
+    timedelta(days=ENGAGEMENT_DAYS),
+    timedelta(days=ENGAGEMENT_DAYS) - timedelta(microseconds=1),
+    timedelta(days=ENGAGEMENT_DAYS) + timedelta(microseconds=1),
+    timedelta(days=45),
+]
 
 TEXT_VALUES = [
     *INDUSTRIES[:-1],
@@ -110,9 +124,28 @@ def world(org, process, stages, admin, manager, rep, other_rep) -> World:
             competitors=rng.sample(COMPETITORS, k=rng.randint(0, 2)),
             objections=rng.sample(OBJECTIONS, k=rng.randint(0, 2)),
         )
-        for contact, role in zip(contacts, rng.sample(ROLES, k=rng.randint(0, 3)), strict=False):
-            stakeholder_add(deal=deal, by=admin, contact=contact, role=role)
+        people = [
+            stakeholder_add(
+                deal=deal,
+                by=admin,
+                contact=contact,
+                role=role,
+                attitude=rng.choice(ATTITUDES),
+                influence=rng.randint(2, 5),
+            )
+            for contact, role in zip(contacts, rng.sample(ROLES, k=rng.randint(0, 3)), strict=False)
+        ]
+        for _ in range(rng.randint(0, 3)):
+            activity_log(
+                deal=deal,
+                by=admin,
+                kind="call",
+                subject="Call",
+                stakeholder=rng.choice([*people, None]) if people else None,
+                occurred_at=now - rng.choice(ACTIVITY_AGES),
+            )
         ids.append(deal.id)
+    ids += gap_edge_deals(admin, process, stages, account, now)
     # Scorecards: some deals have none (no result, no score), the others any result and score.
     scorecard = Scorecard.objects.create(organization=org, process=process)
     for deal_id in ids:
@@ -136,6 +169,88 @@ def world(org, process, stages, admin, manager, rep, other_rep) -> World:
     )
 
 
+def gap_edge_deals(admin, process, stages, account, now) -> list[int]:
+    """Deals built by hand for the edges of each stakeholder gap (see the module docstring)."""
+    qualify, discover, propose, negotiate = stages
+    ids = []
+
+    def deal_in(stage, days_ago):
+        deal = deal_create(
+            by=admin,
+            process=process,
+            stage=stage,
+            at=now - timedelta(days=days_ago),
+            name="Edge",
+            account=account,
+        )
+        ids.append(deal.id)
+        return deal
+
+    def person(deal, role="user", *, joined_days_ago=None, **fields):
+        contact = ContactFactory(organization=deal.organization, account=account)
+        s = stakeholder_add(deal=deal, by=admin, contact=contact, role=role, **fields)
+        if joined_days_ago is not None:
+            DealStakeholder.objects.filter(pk=s.pk).update(created_at=now - timedelta(days=joined_days_ago))
+        return s
+
+    def move(deal, stage, days_ago):
+        deal.refresh_from_db()
+        deal_move(
+            deal=deal,
+            to_stage=stage,
+            by=admin,
+            expected_version=deal.version,
+            at=now - timedelta(days=days_ago),
+        )
+
+    def talk(deal, stakeholder, age):
+        activity_log(
+            deal=deal, by=admin, kind="call", subject="Call", stakeholder=stakeholder, occurred_at=now - age
+        )
+
+    # Procurement added in the change phase, then the deal entered decision: no gap.
+    before = deal_in(discover, 10)
+    person(before, "procurement", joined_days_ago=9)
+    move(before, propose, 5)
+    # Procurement added while in decision: the gap.
+    during = deal_in(propose, 10)
+    person(during, "procurement", joined_days_ago=3)
+    # Added in a decision stay, back to change, then decision again: it joined during the phase.
+    returned = deal_in(propose, 10)
+    person(returned, "procurement", joined_days_ago=8)
+    move(returned, discover, 6)
+    move(returned, negotiate, 2)
+    # Added in decision, and the deal is back in change now: no gap.
+    back = deal_in(negotiate, 10)
+    person(back, "procurement", joined_days_ago=4)
+    move(back, qualify, 1)
+    # Added exactly as the deal entered decision (entered_at <= created_at): the gap.
+    exact = deal_in(propose, 7)
+    person(exact, "procurement", joined_days_ago=7)
+    # One stakeholder engaged exactly 30 days before now (still counts), another a microsecond earlier.
+    edge = deal_in(qualify, 40)
+    one, other = person(edge, "champion"), person(edge, "economic_buyer")
+    talk(edge, one, timedelta(days=ENGAGEMENT_DAYS))
+    talk(edge, other, timedelta(days=ENGAGEMENT_DAYS) + timedelta(microseconds=1))
+    # Two engaged lately, and one activity with nobody named: not single-threaded.
+    two = deal_in(qualify, 3)
+    a, b = person(two), person(two, "champion")
+    talk(two, a, timedelta(days=1))
+    talk(two, b, timedelta(days=ENGAGEMENT_DAYS))
+    talk(two, None, timedelta(0))
+    # No gap at all: both roles, nobody engaged lately (idle is not single-threaded).
+    clean = deal_in(negotiate, 1)
+    person(clean, "economic_buyer", attitude="opponent", influence=3)
+    person(clean, "champion", joined_days_ago=0)
+    # Opponents either side of the influence threshold.
+    strong = deal_in(discover, 2)
+    person(strong, attitude="opponent", influence=4)
+    weak = deal_in(discover, 2)
+    person(weak, attitude="opponent", influence=3)
+    person(weak, "economic_buyer", attitude="skeptic", influence=5)
+    return ids
+
+
 def vocabulary(world: World, field: str) -> list:
     """The values the tests use for `field`: the deals' own values, their neighbours and variants."""
     return {
@@ -146,7 +261,7 @@ def vocabulary(world: World, field: str) -> list:
         "phase": [p.value for p in Phase],
         "owner": world.owner_ids,
         "choice": list(FIELDS[field].choices or []),
-        LIST: ROLES if field == "stakeholder_roles" else TAG_VALUES,
+        LIST: list(FIELDS[field].choices) if FIELDS[field].choices else TAG_VALUES,
     }[FIELDS[field].type]
 
 
@@ -238,3 +353,13 @@ def test_the_world_has_the_edges_the_property_needs(world):
     )
     boundaries = {(world.now - d.stage_entered_at) % timedelta(days=1) for d in world.deals}
     assert timedelta(0) in boundaries and timedelta(days=1) - timedelta(microseconds=1) in boundaries
+    # Every stakeholder gap is present on some deals and absent on others.
+    for code in GAP_CODES:
+        having = [
+            evaluate({"field": "stakeholder_gaps", "op": "contains", "value": code}, d, now=world.now)
+            for d in world.deals
+        ]
+        assert any(having) and not all(having), code
+    assert any(
+        evaluate({"field": "stakeholder_gaps", "op": "is_empty"}, d, now=world.now) for d in world.deals
+    )
