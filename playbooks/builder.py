@@ -75,6 +75,15 @@ class Node:
         return self.op in VALUELESS
 
     @property
+    def choice_options(self) -> list[tuple[str, str]]:
+        """(value, label) of the field's fixed values, for the value select (stakeholder gaps: the gap
+        codes with their labels, "No champion"); empty for fields without a fixed list."""
+        fld = FIELDS.get(self.field)
+        if fld is None or not fld.choices:
+            return []
+        return [(value, label[:1].upper() + label[1:]) for value, label in fld.choices.items()]
+
+    @property
     def operators(self) -> list[tuple[str, str]]:
         fld = FIELDS.get(self.field)
         if fld is None:

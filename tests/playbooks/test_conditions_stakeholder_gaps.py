@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from deals.models import Activity, Deal, DealStakeholder
@@ -27,6 +28,7 @@ from playbooks.conditions import (
     to_q,
 )
 from playbooks.models import DealPlay, PlayEvaluationRun
+from playbooks.services import play_create, playbook_create
 from playbooks.tasks import reevaluate_time_based_plays
 from playbooks.triggering import deal_plays_evaluate, time_based_plays_reevaluate
 from tests.factories import AccountFactory, ContactFactory, PlaybookFactory, PlayFactory
@@ -355,3 +357,82 @@ def test_the_nightly_job_is_scheduled():
     assert entry["task"] == "playbooks.tasks.reevaluate_time_based_plays"
     assert entry["schedule"] == 60 * 60 * 24
     assert reevaluate_time_based_plays.name == entry["task"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The condition builder of the play editor
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def gap_play(org, ops, process):
+    playbook = playbook_create(org=org, by=ops, name="Coverage", process=process)
+    return play_create(
+        playbook=playbook,
+        by=ops,
+        name="Find a champion",
+        condition={"all": [gap("contains", "no_champion")]},
+        active=False,
+    )
+
+
+def builder_post(rows) -> dict:
+    data: dict = {"node": []}
+    for path, *rest in rows:
+        data["node"].append(path)
+        if len(rest) == 1:
+            data[f"{path}:kind"] = rest[0]
+        else:
+            data[f"{path}:field"], data[f"{path}:op"], data[f"{path}:value"] = rest
+    return data
+
+
+def test_the_builder_offers_the_gaps_with_their_labels(client, ops, gap_play):
+    client.force_login(ops.user)
+
+    html = client.get(reverse("play_edit", args=[gap_play.id])).content.decode()
+
+    assert '<option value="stakeholder_gaps" selected>Stakeholder gaps</option>' in html
+    assert '<option value="contains" selected>include</option>' in html
+    assert '<option value="no_champion" selected>No champion</option>' in html
+    assert '<option value="single_threaded">Single-threaded</option>' in html
+    assert '<option value="procurement_in_decision">Procurement joined in decision</option>' in html
+
+
+def test_choosing_the_field_in_the_builder_offers_its_operators_and_gaps(client, ops, gap_play):
+    client.force_login(ops.user)
+    data = builder_post([("r", "all"), ("r.0", "stakeholder_gaps", "eq", "x")])
+
+    html = client.post(
+        reverse("play_builder", args=[gap_play.id]), {**data, "action": "field:r.0"}, headers=HTMX
+    ).content.decode()
+
+    assert '<option value="in">include any of</option>' in html
+    assert '<option value="is_empty">are empty</option>' in html
+    assert '<option value="">Choose…</option>' in html
+    assert '<option value="opponent_high_influence">Influential opponent</option>' in html
+
+
+def test_the_builder_preview_counts_the_deals_with_the_chosen_gaps(client, ops, rep, process, gap_play):
+    with_champion = make_deal(rep, process)
+    person(with_champion, rep, "champion")
+    make_deal(rep, process)
+    make_deal(rep, process)
+    client.force_login(ops.user)
+    data = builder_post([("r", "all"), ("r.0", "stakeholder_gaps", "in", "")])
+    data["r.0:value"] = ["no_champion", "opponent_high_influence"]
+
+    html = client.post(reverse("play_preview", args=[gap_play.id]), data, headers=HTMX).content.decode()
+
+    assert "Matches 2 open deals now" in html
+    assert "stakeholder gaps contain any of no champion, influential opponent" in html
+
+
+def test_an_unknown_gap_from_the_builder_is_marked_on_its_row(client, ops, gap_play):
+    client.force_login(ops.user)
+    data = builder_post([("r", "all"), ("r.0", "stakeholder_gaps", "contains", "no_budget")])
+
+    html = client.post(reverse("play_preview", args=[gap_play.id]), data, headers=HTMX).content.decode()
+
+    assert 'data-testid="preview-invalid"' in html
