@@ -56,4 +56,5 @@ urlpatterns = [
     path("", include("strategy.api")),
     path("", include("scorecards.api_urls")),
     path("", include("journey.api")),
+    path("", include("upstream.api")),
 ]

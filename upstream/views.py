@@ -25,6 +25,7 @@ from upstream.selectors import (
     origin_choices,
     origin_filter,
     prepare_rows,
+    promotion_queryset,
     review_choices,
     review_page,
     status_filter,
@@ -141,8 +142,11 @@ def review_view(request: HtmxHttpRequest, membership: Membership):
     return render(request, REVIEW_TEMPLATE, context)
 
 
-def _get_promotion(membership: Membership, promotion_id: int) -> Promotion:
-    promotion = visible_promotions(membership).filter(pk=promotion_id).first()
+def _get_promotion(membership: Membership, promotion_id: int, *, deciding: bool = False) -> Promotion:
+    """A promotion the member may see, else a 404. To decide, any promotion of the org: a rep pressing
+    Accept gets the service's refusal (403), not a 404."""
+    qs = promotion_queryset(membership.organization) if deciding else visible_promotions(membership)
+    promotion = qs.filter(pk=promotion_id).first()
     if promotion is None:
         raise Http404("No such promotion.")
     return promotion
@@ -172,7 +176,7 @@ def promotion_detail_view(request: HtmxHttpRequest, membership: Membership, prom
 def _decision_view(request: HtmxHttpRequest, membership: Membership, promotion_id: int, decide):
     """POST an accept or dismiss: htmx gets the card back (with the confirmation, or the form with its
     messages); a plain form post is redirected to the promotion's page with a message."""
-    promotion = _get_promotion(membership, promotion_id)
+    promotion = _get_promotion(membership, promotion_id, deciding=True)
     if refused := wrong_method(request, ("POST",)):
         return refused
     done, status, extra = decide(promotion)
@@ -182,7 +186,7 @@ def _decision_view(request: HtmxHttpRequest, membership: Membership, promotion_i
         else:
             messages.error(request, extra.get("refusal") or "Not saved: check the form.")
         return redirect(reverse("promotion_detail", args=[promotion.pk]))
-    promotion = _get_promotion(membership, promotion.pk)
+    promotion = _get_promotion(membership, promotion.pk, deciding=True)
     context = _card_context(membership, promotion, confirmation=done, **extra)
     return render(request, f"{REVIEW_TEMPLATE}#promotion_card", context, status=status)
 

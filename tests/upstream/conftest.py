@@ -28,3 +28,29 @@ def custom_step(hc_deal, rep):
 @pytest.fixture
 def playbook(org, process):
     return playbook_create(org=org, by=None, name="Enterprise", process=process)
+
+
+@pytest.fixture
+def api_as():
+    """`api_as(membership)`: an APIClient sending that member's token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def make(membership) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=membership.user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def proposed(custom_step, rep):
+    """The custom step proposed by its owner as a play, with a note."""
+    from upstream.services import promotion_propose_from_step
+
+    promotion, _ = promotion_propose_from_step(
+        step=custom_step, by=rep, target="play", note="Saved us a month"
+    )
+    return promotion

@@ -17,14 +17,6 @@ from upstream.services import promotion_accept, promotion_dismiss, promotion_pro
 BAD_CONDITION = {"all": [{"field": "industry", "op": "gtt", "value": "x"}]}
 
 
-@pytest.fixture
-def proposed(custom_step, rep):
-    promotion, _ = promotion_propose_from_step(
-        step=custom_step, by=rep, target="play", note="Saved us a month"
-    )
-    return promotion
-
-
 # ---- proposing
 
 
