@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from deals.services import activity_log, deal_create, deal_move, stakeholder_add, step_add
+from deals.services import activity_log, deal_create, deal_move, stakeholder_add, step_add, step_comment_add
 from salesproc.services import criterion_add
 from tests.factories import ContactFactory
 
@@ -25,7 +25,8 @@ BOARD_QUERIES_MANAGER = 6
 LOAD_MORE_QUERIES = 4
 # session, user with memberships + the deal + stages + exit criteria + their status (one per kind
 # present: step, stakeholder role, activity kind, answer) + answers + plan + stakeholders + activities
-# + tags + the plays attached now (none here; with plays, four more whatever their number: their
+# + tags (the plan is one query: its steps with who added, completed and is assigned to each, their
+# stakeholder and their comment counts) + the plays attached now (none here; with plays, four more whatever their number: their
 # questions, resources, steps and this deal's answers — tests/playbooks/test_deal_plays_pages.py)
 # + the strategy section: the strategy and the latest comments (once a strategy is saved, one more for
 # its history — tests/strategy/test_pages.py) + the notifications badge.
@@ -108,7 +109,10 @@ def test_deal_page_query_count_does_not_grow_with_activity_steps_and_stakeholder
     for i in range(n):
         contact = ContactFactory(organization=org, account=account)
         stakeholder = stakeholder_add(deal=deal, by=rep, contact=contact, role="user")
-        step_add(deal=deal, by=rep, title=f"Step {i}")
+        # Each step names a stakeholder, has an assignee and a thread: shown without a query per step.
+        step = step_add(deal=deal, by=rep, title=f"Step {i}", stakeholder=stakeholder, assignee=rep.user_id)
+        for j in range(i % 3):
+            step_comment_add(step=step, by=rep, body=f"Comment {j}")
         activity_log(deal=deal, by=rep, kind="call", subject=f"Call {i}", stakeholder=stakeholder)
     client.force_login(rep.user)
 
@@ -116,7 +120,10 @@ def test_deal_page_query_count_does_not_grow_with_activity_steps_and_stakeholder
         response = client.get(reverse("deal_detail", args=[deal.id]))
 
     assert response.status_code == 200
-    assert response.content.decode().count('data-testid="stakeholder"') == n
+    html = response.content.decode()
+    assert html.count('data-testid="stakeholder"') == n
+    assert html.count('data-testid="step-stakeholder"') == n
+    assert html.count('data-testid="step-comment-count"') == sum(1 for i in range(n) if i % 3)
 
 
 @pytest.mark.parametrize("n", [3, 60])
