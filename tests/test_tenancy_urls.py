@@ -18,7 +18,15 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from deals.services import activity_log, answer_set, deal_create, deal_win, stakeholder_add, step_add
+from deals.services import (
+    activity_log,
+    answer_set,
+    deal_create,
+    deal_win,
+    stakeholder_add,
+    step_add,
+    step_comment_add,
+)
 from iteration.models import HistoryImport, MetricRun, StallFlag, Suggestion
 from journey.services import value_plan_create
 from playbooks.models import PlayEvaluationRun
@@ -66,6 +74,7 @@ ID_KWARGS = {
     "scorecard_criterion_id": "scorecard_criterion",
     "confirmation_id": "value_confirmation",
     "promotion_id": "promotion",
+    "comment_id": "step_comment",
 }
 # The admin site has its own permission model; the password-reset link carries a signed user id.
 SKIP_PREFIXES = ("admin/",)
@@ -166,6 +175,7 @@ def _world(org, member, process, account, contact, deal):
     deal_win(deal=won, by=member, expected_version=won.version)
     [value_confirmation] = value_plan_create(deal=won, by=member)
     promotion, _ = promotion_propose_from_step(step=step, by=member)
+    step_comment = step_comment_add(step=step, by=member, body="On this step").comment
     process.refresh_from_db()
     return {
         "deal": deal.id,
@@ -195,6 +205,7 @@ def _world(org, member, process, account, contact, deal):
         "scorecard_criterion": scorecard_criterion.id,
         "value_confirmation": value_confirmation.id,
         "promotion": promotion.id,
+        "step_comment": step_comment.id,
     }
 
 
