@@ -1,6 +1,7 @@
 """The deal's own plan in a real browser: a manager adds a custom step and a coaching comment on a rep's
 deal; the rep sees both and completes the step; after the win the rep plans and records a
-value-confirmation conversation."""
+value-confirmation conversation. And a rep reorders the plan (drag and drop, then the keyboard's move
+buttons), links a step to a stakeholder and discusses it with their manager in the step's thread."""
 
 from datetime import timedelta
 
@@ -9,8 +10,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from deals.models import DealStep
-from deals.services import stakeholder_add
+from deals.services import stakeholder_add, step_add
 from journey.models import ValueConfirmation
+from strategy.models import Notification
 from tests.e2e.test_rep_flow import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -63,3 +65,64 @@ def test_manager_plans_and_coaches_the_rep_completes_and_confirms_value(
     expect(journey.get_by_test_id("confirmed-value").first).to_contain_text("two days instead of three weeks")
     confirmation = ValueConfirmation.objects.get(deal=deal)
     assert confirmation.held_at == timezone.localdate() and "two days" in confirmation.confirmed_value
+
+
+def test_rep_reorders_the_plan_by_drag_and_by_keyboard_and_comments_on_a_step(
+    page, live_server, rep, manager, deal, contact
+):
+    manager.user.full_name = "Mara Lopez"
+    manager.user.save(update_fields=["full_name"])
+    champion = stakeholder_add(deal=deal, by=rep, contact=contact, role="champion")
+    for title in ("Discovery call", "Send the ROI model", "Book the CFO"):
+        step_add(deal=deal, by=rep, title=title)
+
+    def plan_order() -> list[str]:
+        return list(
+            DealStep.objects.filter(deal=deal).order_by("position", "id").values_list("title", flat=True)
+        )
+
+    sign_in(page, live_server, rep)
+    page.goto(f"/deals/{deal.id}/")
+    steps = page.get_by_test_id("plan-step")
+    expect(steps).to_have_count(3)
+
+    # Drag "Book the CFO" by its handle above "Discovery call".
+    handle = steps.filter(has_text="Book the CFO").locator(".plan-handle")
+    target = steps.filter(has_text="Discovery call")
+    handle_box, target_box = handle.bounding_box(), target.bounding_box()
+    page.mouse.move(handle_box["x"] + handle_box["width"] / 2, handle_box["y"] + handle_box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(target_box["x"] + 20, target_box["y"] + 8, steps=12)
+    page.mouse.move(target_box["x"] + 20, target_box["y"] + 4, steps=4)
+    page.mouse.up()
+    expect(steps.first).to_contain_text("Book the CFO")
+    page.wait_for_load_state("networkidle")
+    assert plan_order() == ["Book the CFO", "Discovery call", "Send the ROI model"]
+
+    # From the keyboard: the move button keeps the focus on the moved step.
+    page.get_by_role("button", name="Move down: Book the CFO").focus()
+    page.keyboard.press("Enter")
+    expect(steps.nth(1)).to_contain_text("Book the CFO")
+    expect(page.get_by_role("button", name="Move down: Book the CFO")).to_be_focused()
+    assert plan_order() == ["Discovery call", "Book the CFO", "Send the ROI model"]
+
+    # Link the step to the champion, then discuss it with the manager.
+    step = steps.filter(has_text="Book the CFO")
+    step.get_by_role("button", name="Edit: Book the CFO").click()
+    form = page.get_by_test_id("step-edit-form")
+    form.get_by_label("With").select_option(str(champion.id))
+    form.get_by_role("button", name="Save").click()
+    expect(steps.filter(has_text="Book the CFO").get_by_test_id("step-stakeholder")).to_contain_text(
+        "Hank Scorpio"
+    )
+
+    step = steps.filter(has_text="Book the CFO")
+    step.get_by_test_id("step-comments-toggle").click()
+    thread = step.get_by_test_id("step-thread")
+    thread.get_by_label("Comment on Book the CFO").fill("@mara can you join? Hank wants an exec sponsor.")
+    thread.get_by_test_id("step-comment-submit").click()
+    expect(thread.get_by_test_id("step-comment-posted")).to_contain_text("Notified Mara Lopez")
+    expect(thread.get_by_test_id("step-comment")).to_contain_text("exec sponsor")
+    expect(step.get_by_test_id("step-comment-count")).to_have_text("1")
+    notification = Notification.objects.get(recipient=manager.user)
+    assert notification.step_comment.step.title == "Book the CFO"
