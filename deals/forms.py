@@ -14,6 +14,7 @@ from deals.models import (
     DealStatus,
     StakeholderRole,
 )
+from deals.network import ANY_GAP, GAP_CODES, GAP_LABELS, parse_gap_codes
 from deals.selectors import BoardFilters
 from orgs.models import Membership, Organization
 from orgs.selectors import team_user_ids
@@ -67,18 +68,51 @@ class ServiceErrorsMixin:
                 self.add_error(target, message)
 
 
+# The gap filter's options: every gap, then each one (the board and the deal list).
+GAP_FILTER_CHOICES = [(ANY_GAP, "Any gap"), *((code, GAP_LABELS[code].capitalize()) for code in GAP_CODES)]
+
+
+class GapCodesField(forms.Field):
+    """Stakeholder gaps to filter on: ?gap=no_champion, repeated (?gap=a&gap=b) or as a comma list
+    (?gap=a,b), or ?gap=any; cleaned to the codes in GAP_CODES order (empty: no filter). Deals with
+    any of them match (deals.network.deal_gaps_condition). An unknown code is an error naming it and
+    the valid ones."""
+
+    widget = forms.SelectMultiple
+
+    def to_python(self, value) -> tuple[str, ...]:
+        if value in self.empty_values:
+            return ()
+        raw = value if isinstance(value, list | tuple) else [value]
+        if len(raw) > 20 or any(len(str(v)) > 400 for v in raw):
+            raise forms.ValidationError("Too many gaps: name at most the five gaps, or any.")
+        try:
+            return parse_gap_codes(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+def gap_query_value(codes: tuple[str, ...]) -> str:
+    """The gap filter as it goes back into a link: "any" for every gap, else a comma list."""
+    return ANY_GAP if set(codes) == set(GAP_CODES) else ",".join(codes)
+
+
 class BoardFilterForm(forms.Form):
     """The board's filters: ?owner=me|<user id>, ?team=1 (the manager's team), ?q=, ?scorecard=go|no_go|
-    incomplete|not_scored."""
+    incomplete|not_scored, ?gap=<stakeholder gap>|any (see GapCodesField)."""
 
     owner = forms.CharField(required=False)
     team = forms.BooleanField(required=False)
     q = forms.CharField(required=False, max_length=200)
     scorecard = forms.CharField(required=False)
+    gap = GapCodesField(required=False)
 
     def to_filters(self, membership: Membership) -> BoardFilters:
-        """What to filter on; anything unreadable is ignored rather than refused (it is only a view)."""
-        data = self.cleaned_data if self.is_valid() else {}
+        """What to filter on; anything unreadable is ignored rather than refused (it is only a view),
+        each filter on its own: an unknown gap leaves the others in force, and the page says why
+        (`gap_error`)."""
+        self.is_valid()
+        data = self.cleaned_data
         owner = (data.get("owner") or "").strip()
         owner_ids: frozenset[int] | None = None
         if data.get("team"):
@@ -92,7 +126,13 @@ class BoardFilterForm(forms.Form):
             owner_ids=owner_ids,
             q=(data.get("q") or "").strip(),
             scorecard=scorecard if scorecard in dict(SCORECARD_FILTERS) else "",
+            gaps=data.get("gap") or (),
         )
+
+    @property
+    def gap_error(self) -> str:
+        """Why the gap filter was ignored ("" when it was not)."""
+        return self.errors["gap"][0] if self.is_bound and "gap" in self.errors else ""
 
 
 class DealListFilterForm(forms.Form):
@@ -100,18 +140,27 @@ class DealListFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *DealStatus.choices])
     process = forms.CharField(required=False)
     owner = forms.CharField(required=False)
+    gap = GapCodesField(required=False)
     before = forms.CharField(required=False)
 
     def values(self, membership: Membership) -> dict:
-        data = self.cleaned_data if self.is_valid() else {}
+        """The list's filters; an unreadable one is left out and the others stay (the page shows
+        `gap_error` for an unknown gap)."""
+        self.is_valid()
+        data = self.cleaned_data
         owner = (data.get("owner") or "").strip()
         return {
             "q": (data.get("q") or "").strip(),
             "status": data.get("status") or "",
             "process_id": parse_id(data.get("process")),
             "owner_id": membership.user_id if owner == "me" else parse_id(owner),
+            "gaps": data.get("gap") or (),
             "before_id": parse_id(data.get("before")),
         }
+
+    @property
+    def gap_error(self) -> str:
+        return self.errors["gap"][0] if self.is_bound and "gap" in self.errors else ""
 
 
 class VersionForm(forms.Form):

@@ -45,6 +45,7 @@ from deals.models import (
     DealTag,
     TagKind,
 )
+from deals.network import GAP_CODES, deal_gap_annotations, deal_gaps_condition
 from iteration.models import StallFlag
 from iteration.stalls.flags import with_level_rank
 from orgs.models import Membership, Organization, user_display_name
@@ -63,11 +64,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 @dataclass(frozen=True)
 class BoardFilters:
     """Which open deals the board shows: `owner_ids` None means everyone's; `q` searches deal and
-    account names; `scorecard` keeps one qualification result (scorecards.selectors)."""
+    account names; `scorecard` keeps one qualification result (scorecards.selectors); `gaps` keeps the
+    deals with at least one of these stakeholder gaps (deals.network)."""
 
     owner_ids: frozenset[int] | None = None
     q: str = ""
     scorecard: str = ""
+    gaps: tuple[str, ...] = ()
 
 
 def _owner_filter(filters: BoardFilters, prefix: str = "") -> Q:
@@ -104,6 +107,7 @@ def board_deals(
         .filter(process_id=process_id, status=DealStatus.OPEN)
         .filter(_owner_filter(filters), deal_search(org, filters.q, find_all=find_all))
         .filter(deal_scorecard_filter(filters.scorecard))
+        .filter(deal_gaps_condition(filters.gaps))
     )
 
 
@@ -119,8 +123,8 @@ def board_stages(
     `count_is_lower_bound`, and `first_card_ids` (see below). One query, whatever the number of deals.
 
     Without a search the numbers come from the StageRollup rows of the process (of the filtered
-    owners): exact, a few rows per stage. A search (or a scorecard filter: the rollups do not know
-    results) cannot use them: it reads at most
+    owners): exact, a few rows per stage. A search (or a scorecard or gap filter: the rollups know
+    neither results nor stakeholders) cannot use them: it reads at most
     BOARD_SEARCH_CAP + 1 matching open deals; when more match, each column's count is how many of those
     were in it (`count_is_lower_bound`, shown as "N+") and its sum is unknown (None). When they all
     fit, on PostgreSQL the same pass also picks each column's first cards (`first_card_ids`, a list;
@@ -139,7 +143,7 @@ def board_stages(
         .select_related("process", "process__scorecard")
         .order_by("process__name", "process_id", "order")
     )
-    if filters.q or filters.scorecard:
+    if filters.q or filters.scorecard or filters.gaps:
         return _with_search_totals(qs, org=org, process_id=process_id, filters=filters)
     # The rollup rows of this process, and of the filtered owners, joined in the ON clause.
     counted = FilteredRelation(
@@ -237,20 +241,36 @@ class BoardCard(NamedTuple):
     owner_name: str
     # The worst unsnoozed stall flag as "level|rule|reason", or None.
     stall: str | None = None
+    # The deal's stakeholder gaps (codes, in GAP_CODES order).
+    gaps: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, deal: Deal, stall: str | None = None) -> "BoardCard":
+    def of(cls, deal: Deal, stall: str | None = None, gaps: tuple[str, ...] = ()) -> "BoardCard":
         """The card of a deal loaded with its account and owner (after a move)."""
         return cls(
             *(getattr(deal, name) for name in cls._fields[:10]),
             account_name=deal.account.name,
             owner_name=deal.owner.display_name,
             stall=stall,
+            gaps=gaps,
         )
 
 
-# The columns a BoardCard is read from, in its order (the owner's name from the two after the account).
-_CARD_COLUMNS = (*BoardCard._fields[:10], "account_name", "owner__full_name", "owner__email", "stall")
+_GAP_COLUMNS = tuple(f"gap_{code}" for code in GAP_CODES)
+# The columns a BoardCard is read from, in its order (the owner's name from the two after the account),
+# then one boolean per stakeholder gap.
+_CARD_COLUMNS = (
+    *BoardCard._fields[:10],
+    "account_name",
+    "owner__full_name",
+    "owner__email",
+    "stall",
+    *_GAP_COLUMNS,
+)
+
+
+def _gaps_of(flags) -> tuple[str, ...]:
+    return tuple(code for code, present in zip(GAP_CODES, flags, strict=True) if present)
 
 
 def _worst_stall_flags(deal_ref) -> QuerySet[StallFlag]:
@@ -270,20 +290,29 @@ def worst_stall_flag() -> Subquery:
     return Subquery(_worst_stall_flags(OuterRef("pk"))[:1])
 
 
-def deal_worst_stall_flag(deal_id: int) -> str | None:
-    """One deal's worst unsnoozed stall flag, packed as on the board (after a move)."""
-    return _worst_stall_flags(deal_id).first()
+def deal_card_badges(deal_id: int) -> tuple[str | None, tuple[str, ...]]:
+    """One deal's board badges after a move: its worst unsnoozed stall flag (packed as on the board)
+    and its stakeholder gaps. One query."""
+    row = (
+        Deal.objects.filter(pk=deal_id)
+        .annotate(stall=worst_stall_flag(), **deal_gap_annotations())
+        .values_list("stall", *_GAP_COLUMNS)
+        .first()
+    )
+    return (row[0], _gaps_of(row[1:])) if row else (None, ())
 
 
 def _board_cards(qs: QuerySet[Deal]) -> list[BoardCard]:
     # The account's name by its primary key, row by row, rather than a join: for a few hundred cards
     # picked by id, PostgreSQL would hash-join the whole account table (4 ms at 16k accounts).
     account_name = Subquery(Account.objects.filter(pk=OuterRef("account_id")).order_by().values("name"))
+    # The stakeholder gaps too, as subqueries of the same query: the badges cost no query per card.
+    rows = qs.annotate(account_name=account_name, stall=worst_stall_flag(), **deal_gap_annotations())
     return [
-        BoardCard(*row[:11], owner_name=user_display_name(row[11], row[12]), stall=row[13])
-        for row in qs.annotate(account_name=account_name, stall=worst_stall_flag()).values_list(
-            *_CARD_COLUMNS
+        BoardCard(
+            *row[:11], owner_name=user_display_name(row[11], row[12]), stall=row[13], gaps=_gaps_of(row[14:])
         )
+        for row in rows.values_list(*_CARD_COLUMNS)
     ]
 
 
@@ -406,10 +435,12 @@ def deal_list_page(
     status: str = "",
     process_id: int | None = None,
     owner_id: int | None = None,
+    gaps: tuple[str, ...] = (),
     before_id: int | None = None,
     limit: int = DEAL_LIST_PAGE_SIZE,
 ) -> tuple[list[Deal], int | None]:
     """One page of the org's deals, newest first, and the cursor (an id) of the next page or None.
+    `gaps`: only deals with at least one of these stakeholder gaps (deals.network).
 
     Keyset on id (the `deal_org_id` index); no COUNT over the whole set."""
     qs = Deal.objects.for_org(org)
@@ -421,6 +452,8 @@ def deal_list_page(
         qs = qs.filter(owner_id=owner_id)
     if q:
         qs = qs.filter(deal_search(org, q))
+    if gaps:
+        qs = qs.filter(deal_gaps_condition(gaps))
     if before_id is not None:
         qs = qs.filter(id__lt=before_id)
     rows = list(qs.select_related("account", "owner", "stage", "process").order_by("-id")[: limit + 1])

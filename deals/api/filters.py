@@ -9,7 +9,9 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 
+from deals.forms import GapCodesField
 from deals.models import Account, Contact, Deal, DealStatus
+from deals.network import ANY_GAP, GAP_CODES, deal_gaps_condition
 from deals.selectors import deal_search
 
 
@@ -32,6 +34,13 @@ class OwnerFilter(filters.Filter):
     field_class = OwnerField
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string", "enum": [*GAP_CODES, ANY_GAP]}})
+class GapFilter(filters.Filter):
+    """Stakeholder gaps (deals.network): repeated or a comma list; deals with any of them match."""
+
+    field_class = GapCodesField
+
+
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(filters.NumberFilter):
     """A whole-number id (NumberFilter alone would accept 1.5)."""
@@ -46,10 +55,15 @@ class DealFilter(filters.FilterSet):
     owner = OwnerFilter(method="filter_owner")
     status = filters.ChoiceFilter(choices=DealStatus.choices)
     search = filters.CharFilter(method="filter_search", help_text="Part of the deal's or account's name")
+    gap = GapFilter(method="filter_gap")
 
     class Meta:
         model = Deal
         fields: list[str] = []
+
+    def filter_gap(self, queryset, name, value):
+        # Subqueries of the list query (EXISTS / a grouped count per deal): no query of its own.
+        return queryset.filter(deal_gaps_condition(value))
 
     def filter_owner(self, queryset, name, value):
         return queryset.filter(owner_id=self.request.user.id if value == "me" else value)
@@ -66,6 +80,16 @@ DEAL_LIST_PARAMETERS = [
     OpenApiParameter("process", OpenApiTypes.INT, description="Process id"),
     OpenApiParameter("stage", OpenApiTypes.INT, description="Stage id"),
     OpenApiParameter("owner", OpenApiTypes.STR, description='Owner: a user id, or "me"'),
+    OpenApiParameter(
+        "gap",
+        OpenApiTypes.STR,
+        many=True,
+        explode=True,
+        enum=[*GAP_CODES, ANY_GAP],
+        description="Deals with a stakeholder gap: a code, repeated (gap=a&gap=b) or as a comma list "
+        '(gap=a,b), for deals with any of them; "any" for deals with at least one gap. An unknown code '
+        "is a 400 naming the valid ones.",
+    ),
 ]
 CONTACT_LIST_PARAMETERS = [
     OpenApiParameter("account", OpenApiTypes.INT, description="Only this account's contacts (account id)"),

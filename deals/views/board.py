@@ -11,8 +11,9 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
-from deals.forms import SCORECARD_FILTERS, BoardFilterForm, MoveForm
+from deals.forms import GAP_FILTER_CHOICES, SCORECARD_FILTERS, BoardFilterForm, MoveForm, gap_query_value
 from deals.models import Deal
+from deals.network import GAP_LABELS
 from deals.selectors import (
     BOARD_SEARCH_CAP,
     BoardCard,
@@ -24,7 +25,7 @@ from deals.selectors import (
     board_search_capped,
     board_stages,
     days_in_stage,
-    deal_worst_stall_flag,
+    deal_card_badges,
     parse_board_cursor,
 )
 from deals.services import deal_move as deal_move_service
@@ -73,10 +74,13 @@ def _cards(deals: list[BoardCard], stage: Stage, membership: Membership) -> list
 
 def _filter_query(form: BoardFilterForm) -> str:
     """The board's filters as a query string, to carry on links (load more, process switcher)."""
-    data = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()
+    data = form.cleaned_data
     pairs = [(k, data[k]) for k in ("owner", "q", "scorecard") if data.get(k)]
     if data.get("team"):
         pairs.append(("team", "1"))
+    if data.get("gap"):
+        pairs.append(("gap", gap_query_value(data["gap"])))
     return urlencode(pairs)
 
 
@@ -134,6 +138,11 @@ def board(request: HtmxHttpRequest, membership: Membership, process_id: int):
         "total_is_lower_bound": capped,
         "search_cap": BOARD_SEARCH_CAP,
         "scorecard_filters": SCORECARD_FILTERS,
+        "gap_filters": GAP_FILTER_CHOICES,
+        "gap_value": gap_query_value(filters.gaps) if filters.gaps else "",
+        # Several gaps named in the link (?gap=a,b): the select shows them as one option.
+        "gap_several": " or ".join(GAP_LABELS[c] for c in filters.gaps) if 1 < len(filters.gaps) < 5 else "",
+        "gap_error": form.gap_error,
     }
     return render(request, "deals/board.html", context)
 
@@ -218,7 +227,8 @@ def move_on_board(request: HtmxHttpRequest, membership: Membership, deal: Deal) 
     stages = board_stages(org=org, process_id=deal.process_id, filters=filters)
     by_id = {s.id: s for s in stages}
     stage = by_id.get(deal.stage_id, deal.stage)
-    card = _cards([BoardCard.of(deal, deal_worst_stall_flag(deal.id))], stage, membership)[0]
+    stall, gaps = deal_card_badges(deal.id)
+    card = _cards([BoardCard.of(deal, stall, gaps)], stage, membership)[0]
     feedback = render_to_string("deals/board.html#card_feedback", {**context, "deal": deal}, request)
     card_response = HttpResponse(
         CardRenderer(stages).render(

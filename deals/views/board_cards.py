@@ -16,6 +16,7 @@ from html import escape
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from deals.network import GAP_TEXT
 from deals.selectors import BoardCard
 from deals.templatetags.deal_format import days as days_text
 from deals.templatetags.deal_format import money
@@ -31,6 +32,14 @@ _STALL_RULE = {
     "stalled": "stalled",
     "age": "aging",
 }  # reversed once per response, then replaced by each deal's id
+# A stakeholder gap's badge: a short label (the full message and what to do are the title).
+_GAP_SHORT = {
+    "no_economic_buyer": "No econ. buyer",
+    "no_champion": "No champion",
+    "single_threaded": "Single-threaded",
+    "opponent_high_influence": "Opponent",
+    "procurement_in_decision": "Procurement",
+}
 
 
 def _e(text) -> str:
@@ -41,6 +50,16 @@ def _e(text) -> str:
     more than twice as slowly (measured: 4.7 ms instead of 2 ms for a manager's board)."""
     escaped = escape(str(text), quote=True)
     return escaped if escaped.isascii() else escaped.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+_GAP_BADGES = {
+    code: (
+        f'<span class="badge rounded-pill fw-normal bg-danger-subtle text-danger-emphasis border '
+        f'border-danger-subtle gap-badge" title="{_title}" data-testid="gap-badge" data-gap="{code}">'
+        f"{_GAP_SHORT[code]}</span>"
+    )
+    for code, _title in ((c, _e(f"{m} {a}")) for c, (m, a) in GAP_TEXT.items())
+}
 
 
 @dataclass
@@ -98,6 +117,12 @@ class CardRenderer:
                 f'title="{_e(_STALL_LEVEL.get(level, level))}: {_e(reason)}" data-testid="stall-badge" '
                 f'data-level="{_e(level)}">{_STALL_RULE.get(rule, "stall")}</span>'
             )
+        gaps = ""
+        if deal.gaps:
+            gaps = (
+                '  <div class="d-flex flex-wrap gap-1 mt-1" aria-label="Stakeholder gaps">'
+                f"{''.join(_GAP_BADGES[code] for code in deal.gaps)}</div>\n"
+            )
         move = ""
         if card.editable:
             move = (
@@ -128,6 +153,7 @@ class CardRenderer:
             f"{days_text(card.days)}</span>\n"
             f"    {idle}{move}\n"
             "  </div>\n"
+            f"{gaps}"
             f"{feedback or ''}</article>\n"
         )
         return mark_safe(html)  # noqa: S308 - every value above is escaped or ours (see the docstring)

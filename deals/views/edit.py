@@ -8,7 +8,14 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from deals.forms import DealForm, DealListFilterForm, VersionForm, parse_id
+from deals.forms import (
+    GAP_FILTER_CHOICES,
+    DealForm,
+    DealListFilterForm,
+    VersionForm,
+    gap_query_value,
+    parse_id,
+)
 from deals.models import DealStatus
 from deals.selectors import account_choices, active_processes, deal_list_page, org_members
 from deals.services import account_create, deal_create, deal_update
@@ -21,13 +28,17 @@ from salesproc.lib.errors import InvalidInput, NotAllowed, StaleVersion
 @member_view
 @require_GET
 def deal_list(request: HtmxHttpRequest, membership: Membership):
-    """All the org's deals, newest first, 50 a page; "Next" carries the last id as the cursor."""
+    """All the org's deals, newest first, 50 a page; "Next" carries the last id as the cursor. Filters:
+    search, status, process, owner and stakeholder gap (an unknown gap is ignored and said so)."""
     org = membership.organization
     form = DealListFilterForm(request.GET)
     values = form.values(membership)
     deals, next_cursor = deal_list_page(org=org, **values)
-    data = form.cleaned_data if form.is_valid() else {}
+    data = form.cleaned_data
     keep = [(k, data[k]) for k in ("q", "status", "process", "owner") if data.get(k)]
+    gap_value = gap_query_value(values["gaps"]) if values["gaps"] else ""
+    if gap_value:
+        keep.append(("gap", gap_value))
     context = {
         "deals": deals,
         "filter_form": form,
@@ -36,6 +47,9 @@ def deal_list(request: HtmxHttpRequest, membership: Membership):
         "processes": active_processes(org=org),
         "members": org_members(org=org),
         "status_choices": DealStatus.choices,
+        "gap_filters": GAP_FILTER_CHOICES,
+        "gap_value": gap_value,
+        "gap_error": form.gap_error,
         "next_url": f"?{urlencode([*keep, ('before', next_cursor)])}" if next_cursor else None,
         "first_url": f"?{urlencode(keep)}" if values["before_id"] else None,
         "filtered": bool(keep),

@@ -3,9 +3,9 @@
 import pytest
 
 from deals.models import Deal, DealStatus, StageChange
-from deals.services import deal_create, deal_lose
+from deals.services import deal_create, deal_lose, stakeholder_add
 from salesproc.services import process_import
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, ContactFactory
 from tests.fixtures import SIMPLE_PROCESS
 
 
@@ -334,3 +334,88 @@ def test_patch_with_another_orgs_account_is_400(api_client, rep, deal, other_org
     assert "account" in response.json()
     deal.refresh_from_db()
     assert deal.account.organization_id == rep.organization_id
+
+
+# ---- the stakeholder gap filter
+
+
+def _stakeholder(deal, by, role):
+    contact = ContactFactory(organization=deal.organization, account=deal.account)
+    return stakeholder_add(deal=deal, by=by, contact=contact, role=role)
+
+
+@pytest.fixture
+def gapped(rep, other_rep, process, account):
+    """Alpha has both roles; Beta lacks a champion; Gamma (another owner) has nobody; Delta (lost) lacks
+    an economic buyer."""
+    alpha = deal_create(by=rep, process=process, name="Alpha", account=account)
+    _stakeholder(alpha, rep, "economic_buyer")
+    _stakeholder(alpha, rep, "champion")
+    beta = deal_create(by=rep, process=process, name="Beta", account=account)
+    _stakeholder(beta, rep, "economic_buyer")
+    deal_create(by=other_rep, process=process, name="Gamma", account=account)
+    delta = deal_create(by=rep, process=process, name="Delta", account=account)
+    _stakeholder(delta, rep, "champion")
+    deal_lose(deal=delta, by=rep, expected_version=1, reason="No budget")
+
+
+def test_gap_filter(api_client, rep, gapped, other_org_world):
+    client = api_client(rep)
+
+    assert _names(client, gap="no_champion") == ["Beta", "Gamma"]
+    assert _names(client, gap="no_economic_buyer") == ["Delta", "Gamma"]
+    assert _names(client, gap="opponent_high_influence") == []
+    assert _names(client, gap="any") == ["Beta", "Delta", "Gamma"]
+    # Several gaps, repeated or as a comma list: deals with any of them.
+    assert _names(client, gap="no_champion,no_economic_buyer") == ["Beta", "Delta", "Gamma"]
+    assert _names(client, gap=["no_champion", "no_economic_buyer"]) == ["Beta", "Delta", "Gamma"]
+    # Combined with the other filters.
+    assert _names(client, gap="any", owner="me", status="open") == ["Beta"]
+    assert _names(client, gap="") == ["Alpha", "Beta", "Delta", "Gamma"]
+
+
+@pytest.mark.parametrize("gap", ["no_budget", "no_champion,nope", "NO_CHAMPION", "x" * 500])
+def test_an_unknown_gap_is_400_naming_the_valid_ones(api_client, rep, gapped, gap):
+    response = api_client(rep).get("/api/deals/", {"gap": gap})
+
+    assert response.status_code == 400
+    [message] = response.json()["gap"]
+    assert message.startswith("Unknown stakeholder gap") or message.startswith("Too many")
+    if "Unknown" in message:
+        assert (
+            "no_economic_buyer, no_champion, single_threaded, opponent_high_influence, procurement_in_decision"
+            in message
+        )
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_the_gap_filtered_list_query_count_does_not_grow(
+    api_client, django_assert_num_queries, rep, process, account, n
+):
+    for i in range(n):
+        deal = deal_create(by=rep, process=process, name=f"Deal {i}", account=account)
+        if i % 2:
+            _stakeholder(deal, rep, "champion")
+    client = api_client(rep)
+
+    # token + membership + one page of deals (the gap conditions are subqueries of it) + their tags.
+    with django_assert_num_queries(4):
+        response = client.get("/api/deals/", {"gap": "no_champion,single_threaded", "owner": "me"})
+
+    assert len(response.json()["results"]) == (n + 1) // 2
+
+
+def test_the_schema_documents_the_gap_filter(api_client, rep):
+    schema = api_client(rep).get("/api/schema/", {"format": "json"}).json()
+    [param] = [p for p in schema["paths"]["/api/deals/"]["get"]["parameters"] if p["name"] == "gap"]
+
+    assert param["schema"]["type"] == "array"
+    assert set(param["schema"]["items"]["enum"]) == {
+        "no_economic_buyer",
+        "no_champion",
+        "single_threaded",
+        "opponent_high_influence",
+        "procurement_in_decision",
+        "any",
+    }
+    assert "400" in param["description"]

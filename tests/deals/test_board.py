@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deals.models import Deal, StageChange
-from deals.services import deal_create, deal_move
+from deals.services import activity_log, deal_create, deal_move, stakeholder_add
 from salesproc.models import Process
 from salesproc.services import criterion_add
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, ContactFactory
 
 HTMX = {"HX-Request": "true"}
 
@@ -462,3 +462,169 @@ def test_cards_show_the_worst_unsnoozed_stall_flag(client, rep, process, stages,
     assert "In Qualify for 30 days &lt;b&gt;" in card
     assert 'data-testid="stall-badge"' not in _card_html(html, snoozed)
     assert 'data-testid="stall-badge"' not in _card_html(html, calm)
+
+
+# ---- stakeholder gaps: the filter and the cards' badges
+
+
+def _person(deal, by, role="user", **fields):
+    contact = ContactFactory(organization=deal.organization, account=deal.account)
+    return stakeholder_add(deal=deal, by=by, contact=contact, role=role, **fields)
+
+
+@pytest.fixture
+def gap_deals(rep, other_rep, process, stages, account):
+    """Deals with known gaps: `covered` has none (economic buyer and champion, no activity), the others
+    lack one or more."""
+    covered = make_deal(rep, process, account, "Covered")
+    _person(covered, rep, "economic_buyer")
+    _person(covered, rep, "champion")
+    no_champion = make_deal(rep, process, account, "No champion", stage=stages[1])
+    _person(no_champion, rep, "economic_buyer")
+    bare = make_deal(rep, process, account, "Bare")
+    theirs = make_deal(other_rep, process, account, "Theirs")
+    _person(theirs, other_rep, "economic_buyer")
+    threaded = make_deal(rep, process, account, "Threaded")
+    _person(threaded, rep, "economic_buyer")
+    talked = _person(threaded, rep, "champion", attitude="opponent", influence=5)
+    activity_log(deal=threaded, by=rep, kind="call", subject="Call", stakeholder=talked)
+    return {d.name: d for d in (covered, no_champion, bare, theirs, threaded)}
+
+
+def _names(html: str) -> set[str]:
+    return set(
+        re.findall(r'class="fw-semibold text-decoration-none deal-card-name" href="[^"]*">([^<]*)</a>', html)
+    )
+
+
+def test_the_gap_filter_keeps_the_deals_with_that_gap(client, rep, process, gap_deals):
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process, gap="no_champion")).content.decode()
+
+    assert _names(html) == {"No champion", "Bare", "Theirs"}
+    assert "3 open deals" in html
+    assert '<option value="no_champion" selected>Gap: no champion</option>' in html
+
+
+def test_the_gap_filter_combines_with_the_owner_filter(client, rep, process, gap_deals):
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process, gap="no_champion", owner="me")).content.decode()
+
+    assert _names(html) == {"No champion", "Bare"}
+
+
+def test_any_gap_and_several_gaps(client, rep, process, gap_deals):
+    client.force_login(rep.user)
+
+    any_gap = client.get(board_url(process, gap="any")).content.decode()
+    several = client.get(board_url(process, gap="single_threaded,no_economic_buyer")).content.decode()
+    repeated = client.get(board_url(process) + "?gap=single_threaded&gap=no_economic_buyer").content.decode()
+
+    assert _names(any_gap) == {"No champion", "Bare", "Theirs", "Threaded"}
+    assert _names(several) == _names(repeated) == {"Bare", "Threaded"}
+    assert "Gaps: no economic buyer or single-threaded</option>" in several
+
+
+def test_the_columns_count_what_the_gap_filter_keeps(client, rep, process, stages, gap_deals):
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process, gap="no_champion")).content.decode()
+
+    counts = re.findall(r'data-testid="column-count">(\d+) deal', html)
+    assert counts == ["2", "1", "0", "0"]  # Bare and Theirs in Qualify, "No champion" in Discover
+
+
+def test_an_unknown_gap_is_ignored_and_said_so_keeping_the_other_filters(client, rep, process, gap_deals):
+    client.force_login(rep.user)
+
+    response = client.get(board_url(process, gap="no_budget", owner="me"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="gap-filter-error"' in html
+    assert "Unknown stakeholder gap &quot;no_budget&quot;" in html
+    assert (
+        "no_economic_buyer, no_champion, single_threaded, opponent_high_influence, procurement_in_decision"
+        in html
+    )
+    assert _names(html) == {"Covered", "No champion", "Bare", "Threaded"}  # mine, every gap or none
+
+
+def test_load_more_keeps_the_gap_filter(client, rep, process, stages, account):
+    start = timezone.now() - timedelta(days=30)
+    bare = [make_deal(rep, process, account, f"Bare {i}", at=start + timedelta(minutes=i)) for i in range(27)]
+    for i in range(3):
+        covered = make_deal(
+            rep, process, account, f"Covered {i}", at=start + timedelta(minutes=i, seconds=30)
+        )
+        _person(covered, rep, "champion")
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process, gap="no_champion")).content.decode()
+    more = re.search(r'hx-get="([^"]*/cards/[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert "gap=no_champion" in more
+    second_page = card_ids(client.get(more, headers=HTMX).content.decode())
+
+    assert card_ids(html) + second_page == [d.id for d in bare]
+
+
+def test_cards_show_their_stakeholder_gaps(client, rep, process, gap_deals):
+    client.force_login(rep.user)
+
+    html = client.get(board_url(process)).content.decode()
+
+    def gaps(name):
+        return re.findall(r'data-gap="([a-z_]+)"', _card_html(html, gap_deals[name]))
+
+    assert gaps("Covered") == []
+    assert gaps("No champion") == ["no_champion"]
+    assert gaps("Bare") == ["no_economic_buyer", "no_champion"]
+    assert gaps("Threaded") == ["single_threaded", "opponent_high_influence"]
+    assert 'title="No champion on the deal. Find someone inside' in _card_html(html, gap_deals["Bare"])
+
+
+def test_a_moved_card_shows_its_gaps_as_they_are_after_the_move(client, rep, process, stages, account):
+    deal = make_deal(rep, process, account, "Buying", stage=stages[1])
+    _person(deal, rep, "economic_buyer")
+    _person(deal, rep, "champion")
+    buyer = _person(deal, rep, "procurement")
+    # Procurement joined while the deal was in a decision stage it left before.
+    StageChange.objects.filter(deal=deal).update(entered_at=timezone.now() - timedelta(days=10))
+    StageChange.objects.create(
+        organization=deal.organization,
+        deal=deal,
+        from_stage=stages[1],
+        to_stage=stages[2],
+        entered_at=buyer.created_at - timedelta(hours=1),
+        left_at=buyer.created_at + timedelta(hours=1),
+    )
+    deal.refresh_from_db()
+    client.force_login(rep.user)
+
+    response = move(client, deal, stages[3])
+
+    assert response.status_code == 200
+    assert re.findall(r'data-gap="([a-z_]+)"', response.content.decode()) == ["procurement_in_decision"]
+
+
+@pytest.mark.parametrize("n", [3, 40])
+def test_the_gap_filtered_board_query_count_does_not_grow_with_deals(
+    client, django_assert_num_queries, rep, process, stages, account, n
+):
+    for i in range(n):
+        deal = make_deal(rep, process, account, f"Deal {i}", stage=stages[i % len(stages)])
+        if i % 3:
+            _person(deal, rep, "champion")
+        if i % 2:
+            activity_log(deal=deal, by=rep, kind="call", subject="Call", stakeholder=_person(deal, rep))
+    client.force_login(rep.user)
+
+    # session, user with memberships + the org's people + stages with the filtered totals (the gap
+    # conditions inside them) + the first cards of every column with their gaps + the notifications badge.
+    with django_assert_num_queries(6):
+        response = client.get(board_url(process, gap="any", owner="me"))
+
+    assert response.status_code == 200
+    assert len(card_ids(response.content.decode())) == n  # every deal lacks an economic buyer

@@ -12,7 +12,17 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from deals.models import Activity, Deal, DealStakeholder, StageChange
-from deals.network import GAP_CODES, deal_gaps, deals_with_gap, decision_map_svg
+from deals.network import (
+    GAP_CODES,
+    deal_gap_annotations,
+    deal_gap_codes,
+    deal_gap_condition,
+    deal_gaps,
+    deal_gaps_condition,
+    deals_with_gap,
+    decision_map_svg,
+    parse_gap_codes,
+)
 from deals.services import activity_log, deal_create, deal_move, stakeholder_add
 from tests.factories import ContactFactory
 
@@ -203,6 +213,80 @@ def test_set_based_gap_is_one_query(django_assert_num_queries, org, rep, process
     for code in GAP_CODES:
         with django_assert_num_queries(1):
             list(deals_with_gap(Deal.objects.for_org(org), code))
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_gap_columns_negations_and_any_of_agree_with_per_deal_gaps(org, rep, process, stages, account, seed):
+    _varied_deals(org, rep, process, stages, account, seed)
+    now = timezone.now()
+    per_deal = {
+        deal.id: set(deal_gap_codes(deal, DealStakeholder.objects.filter(deal=deal), now=now))
+        for deal in Deal.objects.for_org(org).select_related("stage")
+    }
+    columns = Deal.objects.for_org(org).annotate(**deal_gap_annotations(now=now))
+    for row in columns.values("id", *(f"gap_{c}" for c in GAP_CODES)):
+        assert {c for c in GAP_CODES if row[f"gap_{c}"]} == per_deal[row["id"]]
+    for code in GAP_CODES:
+        without = set(
+            Deal.objects.for_org(org).exclude(deal_gap_condition(code, now=now)).values_list("id", flat=True)
+        )
+        assert without == {d for d, found in per_deal.items() if code not in found}, code
+    pair = ("single_threaded", "opponent_high_influence")
+    either = set(
+        Deal.objects.for_org(org).filter(deal_gaps_condition(pair, now=now)).values_list("id", flat=True)
+    )
+    assert either == {d for d, found in per_deal.items() if found & set(pair)}
+
+
+def test_deal_gaps_reads_the_activities_of_the_30_days_before_now(deal, rep):
+    one = add(deal, rep)
+    talked = timezone.now() - timedelta(days=10)
+    activity_log(deal=deal, by=rep, kind="call", subject="Call", stakeholder=one, occurred_at=talked)
+    deal = Deal.objects.select_related("stage").get(pk=deal.pk)
+    stakeholders = list(DealStakeholder.objects.filter(deal=deal))
+
+    def single(now):
+        return "single_threaded" in {g["code"] for g in deal_gaps(deal, stakeholders, now=now)}
+
+    assert single(talked + timedelta(days=30))
+    assert not single(talked + timedelta(days=30, microseconds=1))
+
+
+def test_asking_for_some_gaps_works_out_only_those(deal, rep, django_assert_num_queries):
+    add(deal, rep, role="procurement")
+    deal = Deal.objects.select_related("stage").get(pk=deal.pk)
+    stakeholders = list(DealStakeholder.objects.filter(deal=deal))
+    with django_assert_num_queries(0):
+        assert deal_gap_codes(deal, stakeholders, codes=["no_champion", "opponent_high_influence"]) == [
+            "no_champion"
+        ]
+    with django_assert_num_queries(1):  # the engaged stakeholders
+        assert deal_gap_codes(deal, stakeholders, codes=["single_threaded"]) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ([], ()),
+        ([""], ()),
+        (["no_champion"], ("no_champion",)),
+        (["single_threaded,no_economic_buyer"], ("no_economic_buyer", "single_threaded")),
+        (["no_champion", " no_champion , single_threaded"], ("no_champion", "single_threaded")),
+        (["any"], GAP_CODES),
+        (["no_champion", "any"], GAP_CODES),
+    ],
+)
+def test_gap_filters_read_codes_comma_lists_and_any(raw, expected):
+    assert parse_gap_codes(raw) == expected
+
+
+def test_an_unknown_gap_in_a_filter_names_it_and_the_valid_codes():
+    with pytest.raises(ValueError) as exc:
+        parse_gap_codes(["no_champion,no_budget", "Champion"])
+    assert str(exc.value) == (
+        'Unknown stakeholder gap "no_budget", "Champion": use one of no_economic_buyer, no_champion, '
+        "single_threaded, opponent_high_influence, procurement_in_decision, or any for any of them."
+    )
 
 
 # ---- the decision-team map
