@@ -18,6 +18,7 @@ The rules, documented in docs/operations.md ("History import"):
 
 import csv
 import io
+import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -241,28 +242,28 @@ def _csv_rows(
 
 
 def _data_rows(reader, index, width, filename, problems, progress, total_lines) -> Iterator:
+    # The hot loop of reading (600k rows for 100k deals): one `for` over the reader, the values
+    # picked with an itemgetter (a tuple, in `columns` order), progress every PROGRESS_EVERY rows.
+    pick = operator.itemgetter(*index) if len(index) > 1 else (lambda row: (row[index[0]],))
     line_end = reader.line_num
     rows = 0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            problems.add(filename, line_end + 1, "", f"Not valid CSV from here on: {exc}.")
-            return
-        line, line_end = line_end + 1, reader.line_num
-        rows += 1
-        if progress is not None and rows % PROGRESS_EVERY == 0:
-            progress(min(1.0, line_end / total_lines))
-        if len(row) != width:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # a blank line
-            problems.add(
-                filename, line, "", f"This row has {len(row)} values; the header has {width} columns."
-            )
-            continue
-        yield line, [row[i] for i in index]
+    try:
+        for row in reader:
+            line, line_end = line_end + 1, reader.line_num
+            if len(row) != width:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # a blank line
+                problems.add(
+                    filename, line, "", f"This row has {len(row)} values; the header has {width} columns."
+                )
+                continue
+            rows += 1
+            if progress is not None and rows % PROGRESS_EVERY == 0:
+                progress(min(1.0, line_end / total_lines))
+            yield line, pick(row)
+    except csv.Error as exc:
+        # The reader cannot go on after a broken quote: the rest of the file is one problem.
+        problems.add(filename, line_end + 1, "", f"Not valid CSV from here on: {exc}.")
 
 
 def _header_index(
@@ -322,13 +323,18 @@ def parse_time(text: str) -> datetime | None:
     """An ISO 8601 time as an aware UTC datetime (no offset means UTC), or None if unreadable."""
     try:
         value = datetime.fromisoformat(text)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        tz = value.tzinfo
+        if tz is UTC:  # "Z" or "+00:00", the usual case: already what is wanted
+            return value
+        return value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
     except (ValueError, OverflowError):  # overflow: year 1 or 9999 shifted out of range by its offset
         return None
 
 
 def _parse_list(text: str) -> tuple[list[str], str | None]:
     """A `;`-separated list: stripped, empty entries and case-insensitive repeats dropped."""
+    if not text:
+        return [], None
     out: list[str] = []
     seen: set[str] = set()
     for part in text.split(";"):
@@ -419,7 +425,7 @@ def _read_deals(
             lost_reason,
             competitors_text,
             objections_text,
-        ) = (v.strip() for v in values)
+        ) = map(str.strip, values)
         count = len(problems.items)
         if not external_id:
             add(filename, line, "external_id", "Required: the deal's id in the system it comes from.")
@@ -535,10 +541,20 @@ def _read_history(
     if len(stage_list) > 300:
         stage_list = stage_list[:300] + "…"
     count = 0
+    find_deal, find_stage = deals.get, stage_ids.get
     for line, (external_id, stage, entered_text) in rows:
         count += 1
         external_id = external_id.strip()
-        deal = deals.get(external_id)
+        deal = find_deal(external_id)
+        stage = stage.strip()
+        stage_id = find_stage(stage)
+        entered_text = entered_text.strip()
+        if deal is not None and stage_id is not None and entered_text:
+            # The usual row: a known deal, a known stage and a readable time, so no problem to record.
+            entered_at = parse_time(entered_text)
+            if entered_at is not None:
+                deal.entries.append((entered_at, stage_id, line))
+                continue
         if not external_id:
             add(filename, line, "external_id", "Required: the external_id of a deal in the deals file.")
         elif deal is None and known_ids is not None and external_id not in known_ids:
@@ -548,21 +564,16 @@ def _read_history(
                 "external_id",
                 f'No deal with external_id "{external_id}" in {deals_filename}.',
             )
-        stage = stage.strip()
-        stage_id = stage_ids.get(stage)
         if stage_id is None:
             if stage:
                 add(filename, line, "stage", f'Unknown stage "{stage}"; the stages are: {stage_list}.')
             else:
                 add(filename, line, "stage", "Required: the stage the deal entered.")
-        entered_text = entered_text.strip()
         entered_at = parse_time(entered_text) if entered_text else None
         if not entered_text:
             add(filename, line, "entered_at", f"Required: when the deal entered the stage ({_TIME_EXAMPLE}).")
         elif entered_at is None:
             add(filename, line, "entered_at", f'"{entered_text}" is not an ISO 8601 time ({_TIME_EXAMPLE}).')
-        if deal is not None and stage_id is not None and entered_at is not None:
-            deal.entries.append((entered_at, stage_id, line))
     return count
 
 
