@@ -22,6 +22,7 @@ from deals.models import (
     DigestRun,
     StageChange,
     StageRollup,
+    StepComment,
 )
 from deals.services import deal_create, deal_update
 from deals.services.moves import DEAL_FIELDS
@@ -312,9 +313,19 @@ class DealStepAdmin(DealChildAdmin):
     list_filter = ("source", "organization", ("completed_at", admin.EmptyFieldListFilter))
     search_fields = ("title", "deal__name")
     list_select_related = ("deal", "stage", "organization")
-    raw_id_fields = ("deal", "stage", "criterion")
+    raw_id_fields = ("deal", "stage", "criterion", "stakeholder")
     autocomplete_fields = ("assignee", "completed_by", "created_by")
     show_full_result_count = False
+
+
+@admin.register(StepComment)
+class StepCommentAdmin(ReadOnlyAdmin):
+    """Read only: a comment's mentions and notifications are written by deals.services.plan."""
+
+    list_display = ("__str__", "step", "author", "created_at", "organization")
+    list_filter = ("organization",)
+    search_fields = ("body", "step__title", "step__deal__name")
+    list_select_related = ("step", "author", "organization")
 
 
 class CriterionAnswerForm(SameOrganizationForm):

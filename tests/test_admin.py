@@ -16,8 +16,17 @@ from deals.models import (
     DigestRun,
     StageChange,
     StageRollup,
+    StepComment,
 )
-from deals.services import activity_log, answer_set, deal_create, deal_win, stakeholder_add, step_add
+from deals.services import (
+    activity_log,
+    answer_set,
+    deal_create,
+    deal_win,
+    stakeholder_add,
+    step_add,
+    step_comment_add,
+)
 from iteration.models import HistoryImport, MetricRun, MetricSnapshot, StallFlag, StallRule, Suggestion
 from journey.models import DealLink, ValueConfirmation
 from journey.services import expansion_deal_create, value_confirmation_record, value_plan_create
@@ -55,6 +64,7 @@ READ_ONLY = {
     DealScorecardAnswer,
     ValueConfirmation,
     DealLink,
+    StepComment,
 }
 
 
@@ -73,7 +83,8 @@ def world(org, admin, ops, rep, deal, contact, stages):
     )
     stakeholder = stakeholder_add(deal=deal, by=rep, contact=contact, role="champion")
     activity_log(deal=deal, by=rep, kind="call", subject="Intro", stakeholder=stakeholder)
-    step_add(deal=deal, by=rep, title="Send the deck")
+    step = step_add(deal=deal, by=rep, title="Send the deck", stakeholder=stakeholder)
+    step_comment_add(step=step, by=rep, body="Sent; @ops please check the numbers")
     answer_set(deal=deal, by=rep, criterion=answer_question, text="Audit finding")
     DealTag.objects.create(organization=org, deal=deal, kind="competitor", value="Northbeam")
     DigestRun.objects.create(
@@ -132,7 +143,7 @@ def world(org, admin, ops, rep, deal, contact, stages):
 
 def test_every_model_of_our_apps_is_registered():
     models = [m for app in OUR_APPS for m in apps.get_app_config(app).get_models()]
-    assert len(models) == 42
+    assert len(models) == 43
     assert [m.__name__ for m in models if not admin.site.is_registered(m)] == []
 
 
