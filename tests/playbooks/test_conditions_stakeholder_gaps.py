@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from deals.models import Activity, Deal, DealStakeholder
 from deals.network import ENGAGEMENT_DAYS, GAP_CODES
-from deals.services import activity_log, deal_create, deal_move, stakeholder_add
+from deals.services import activity_log, deal_create, deal_move, stakeholder_add, stakeholder_update
 from playbooks.conditions import (
     FIELDS,
     LIST,
@@ -436,3 +436,24 @@ def test_an_unknown_gap_from_the_builder_is_marked_on_its_row(client, ops, gap_p
     html = client.post(reverse("play_preview", args=[gap_play.id]), data, headers=HTMX).content.decode()
 
     assert 'data-testid="preview-invalid"' in html
+
+
+def test_logging_an_activity_or_changing_a_stakeholder_re_evaluates_the_gap_plays(
+    django_capture_on_commit_callbacks, playbook, admin, process
+):
+    PlayFactory(playbook=playbook, name="Multi-thread", condition=gap("contains", "single_threaded"))
+    PlayFactory(playbook=playbook, name="Neutralise", condition=gap("contains", "opponent_high_influence"))
+    deal = make_deal(admin, process)
+    one = person(deal, admin, "champion")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        activity_log(deal=deal, by=admin, kind="call", subject="Call", stakeholder=one)
+    assert open_plays(deal) == {"Multi-thread"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stakeholder_update(stakeholder=one, by=admin, attitude="opponent", influence=5)
+    assert open_plays(deal) == {"Multi-thread", "Neutralise"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        activity_log(deal=deal, by=admin, kind="meeting", subject="Meet", stakeholder=person(deal, admin))
+    assert open_plays(deal) == {"Neutralise"}
