@@ -521,6 +521,10 @@ class DealPage:
         return next_step(self.steps)
 
     @property
+    def steps_done(self) -> int:
+        return sum(1 for s in self.steps if s.is_done)
+
+    @property
     def next_stage(self) -> Stage | None:
         return next((s for s in self.stages if s.order > self.deal.stage.order), None)
 

@@ -67,6 +67,7 @@ def test_each_step_shows_its_stakeholder_source_who_added_it_and_its_comment_cou
     assert f"by {manager.user.display_name}" in row and "Deal strategy" in row
     assert re.search(r'data-testid="step-comment-count">2<', row)
     assert "From the exit criteria, added" in html
+    assert re.search(r'data-testid="plan-progress">0 of 2 done<', html)
 
 
 def test_a_reader_sees_the_plan_without_edit_controls_but_may_open_the_threads(
