@@ -121,7 +121,9 @@ def add_stage_steps(deal: Deal, stage: Stage, *, by_user_id: int | None, at: dat
     have = set(
         DealStep.objects.filter(deal=deal, criterion__in=criteria).values_list("criterion_id", flat=True)
     )
-    base = DealStep.objects.filter(deal=deal).count()
+    # After the plan's last step (a reordered plan or a removed step leaves positions a count would miss).
+    last = DealStep.objects.filter(deal=deal).aggregate(m=Max("position"))["m"]
+    base = 0 if last is None else last + 1
     new = [
         DealStep(
             organization_id=deal.organization_id,

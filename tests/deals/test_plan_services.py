@@ -344,3 +344,18 @@ def test_a_refused_activity_re_evaluates_nothing(
         activity_log(deal=deal, by=other_rep, kind="meeting", subject="Not mine")
 
     assert evaluated == []
+
+
+def test_steps_of_a_stage_entered_later_join_the_end_of_a_reordered_plan_with_gaps(deal, rep, ops, stages):
+    from deals.services import deal_move
+    from salesproc.services import criterion_add
+
+    criterion_add(stage=stages[1], by=ops, kind="step", label="Demo to the team", importance="optional")
+    a, b, c = (step_add(deal=deal, by=rep, title=t) for t in ("A", "B", "C"))
+    steps_reorder(deal=deal, by=rep, step_ids=[c.id, a.id, b.id])
+    # A step leaving the plan without closing its gap, as a play that stops matching takes its steps.
+    DealStep.objects.filter(pk=a.pk).delete()
+
+    deal_move(deal=deal, to_stage=stages[1], by=rep, expected_version=deal.version)
+
+    assert plan_titles(deal) == ["C", "B", "Demo to the team"]
