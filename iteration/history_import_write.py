@@ -12,8 +12,6 @@ Set-based throughout, whatever the number of deals:
 
 import hashlib
 import io
-import queue
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +25,8 @@ from django.utils import timezone
 
 from deals.models import Account, Deal, DealTag, StageChange, TagKind
 from deals.services.rollups import rollup_rebuild
+from iteration import history_import_copy as binary
+from iteration.history_import_copy import COPY_BATCH, CopyStream
 from iteration.history_import_files import DealRow, HistoryImportInvalid, Problem
 from orgs.models import Membership, Organization, Role, User
 from salesproc.lib.bulk_insert import bulk_insert
@@ -36,8 +36,6 @@ from salesproc.models import Process
 SQLITE_CHUNK = 900
 # An import that writes this many rows refreshes the planner's statistics of the tables it wrote.
 ANALYZE_AFTER_ROWS = 10_000
-# Lines per COPY statement.
-COPY_BATCH = 20_000
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -56,7 +54,7 @@ UPDATE_COLUMNS = {
     "status": "text", "closed_at": "timestamptz", "lost_reason": "text", "stage_id": "bigint",
     "stage_entered_at": "timestamptz", "last_activity_at": "timestamptz",
 }  # fmt: skip
-# New deals, in the order of `_Writer.deal_lines` (every column: COPY fills no defaults).
+# New deals, in the order of `_Writer.deal_copy_rows` (every column: COPY fills no defaults).
 DEAL_COPY_COLUMNS = (
     "id", "organization_id", "external_id", "process_id", "name", "account_id", "industry", "owner_id",
     "amount", "currency", "created_at", "status", "closed_at", "lost_reason", "stage_id",
@@ -571,11 +569,11 @@ class _Writer:
                     zip((d.external_id for d in new), (r[0] for r in cursor.fetchall()), strict=True)
                 )
         self.bulk_checks = self._row_checks_off() if self.fast_checks else False
-        with _CopyStream() as stream:
-            stream.copy(Deal, DEAL_COPY_COLUMNS, self.deal_lines(new, deal_ids))
+        with CopyStream() as stream:
+            stream.copy(Deal, DEAL_COPY_COLUMNS, self.deal_copy_rows(new, deal_ids), binary=True)
             stream.copy(DealTag, TAG_COLUMNS, self.tag_lines(tagged, deal_ids))
             self.result["history_rows"] = stream.copy(
-                StageChange, STAGE_CHANGE_COLUMNS, self.history_lines(histories, deal_ids)
+                StageChange, STAGE_CHANGE_COLUMNS, self.history_copy_rows(histories, deal_ids), binary=True
             )
         if self.bulk_checks:
             with connection.cursor() as cursor:
@@ -638,18 +636,41 @@ class _Writer:
             self.now,
         )
 
-    def deal_lines(self, deals: list[DealRow], deal_ids: dict[str, int]) -> Iterator[str]:
-        # version 1; expected_close and budget NULL; lead_source and description empty.
-        tail = f"\t{self.now.isoformat()}\t1\t{NULL}\t{NULL}\t\t\n"
+    def deal_copy_rows(self, deals: list[DealRow], deal_ids: dict[str, int]) -> Iterator[bytes]:
+        """New deals as binary COPY rows (iteration.history_import_copy), DEAL_COPY_COLUMNS order."""
+        int8, text, timestamptz, numeric = binary.int8, binary.text, binary.timestamptz, binary.numeric
+        start = binary.row_count(len(DEAL_COPY_COLUMNS))
+        org, process = int8(self.org.id), int8(self.process.id)
+        # updated_at now, version 1; expected_close and budget NULL; lead_source and description empty.
+        tail = timestamptz(self.now) + binary.int4(1) + binary.NULL + binary.NULL + text("") + text("")
+        amounts: dict = {}
         for deal in deals:
-            values = self.deal_row(deal)
-            closed = deal.closed_at.isoformat() if deal.closed_at is not None else NULL
-            yield (
-                f"{deal_ids[deal.external_id]}\t{values[0]}\t{_text(deal.external_id)}\t{values[2]}\t"
-                f"{_text(deal.name)}\t{deal.account_id}\t{_text(deal.industry)}\t{deal.owner_id}\t"
-                f"{deal.amount}\t{_text(deal.currency)}\t{deal.created_at.isoformat()}\t{deal.status}\t"
-                f"{closed}\t{_text(deal.lost_reason)}\t{values[13]}\t{values[14].isoformat()}\t"
-                f"{values[15].isoformat()}{tail}"
+            last_at, last_stage, _ = deal.entries[-1]
+            amount = amounts.get(deal.amount)
+            if amount is None:
+                amount = amounts[deal.amount] = numeric(deal.amount)
+            yield b"".join(
+                (
+                    start,
+                    int8(deal_ids[deal.external_id]),
+                    org,
+                    text(deal.external_id),
+                    process,
+                    text(deal.name),
+                    int8(deal.account_id),
+                    text(deal.industry),
+                    int8(deal.owner_id),
+                    amount,
+                    text(deal.currency),
+                    timestamptz(deal.created_at),
+                    text(deal.status),
+                    timestamptz(deal.closed_at),
+                    text(deal.lost_reason),
+                    int8(last_stage),
+                    timestamptz(last_at),
+                    timestamptz(last_activity(deal)),
+                    tail,
+                )
             )
 
     def tag_rows(self, deals: list[DealRow], deal_ids: dict[str, int]) -> Iterator[tuple]:
@@ -673,21 +694,26 @@ class _Writer:
             for from_id, to_id, entered, left in chain(deal):
                 yield (org, deal_id, from_id, to_id, entered, left, None, version, "", [])
 
-    def history_lines(self, deals: list[DealRow], deal_ids: dict[str, int]) -> Iterator[str]:
-        # Five lines a deal: written directly rather than through history_rows, whose tuples and
-        # per-value conversion would cost more than PostgreSQL's storing them.
-        org, version = self.org.id, self.process.current_version_id
-        tail = f"\t{NULL}\t{version if version is not None else NULL}\t\t[]\n"
+    def history_copy_rows(self, deals: list[DealRow], deal_ids: dict[str, int]) -> Iterator[bytes]:
+        """Stage entries as binary COPY rows, STAGE_CHANGE_COLUMNS order (the values of history_rows).
+        Five rows a deal: built from constant pieces rather than through history_rows, whose tuples
+        and per-value conversion would cost more than PostgreSQL's storing them."""
+        int8, micros, null = binary.int8, binary.micros, binary.NULL
+        pair = binary.pack8
+        start = binary.row_count(len(STAGE_CHANGE_COLUMNS)) + int8(self.org.id)
+        # by NULL, the process's current version, no override reason, no overridden criteria.
+        tail = null + int8(self.process.current_version_id) + binary.text("") + binary.jsonb("[]")
         for deal in deals:
-            head = f"{org}\t{deal_ids[deal.external_id]}\t"
+            head = start + int8(deal_ids[deal.external_id])
             entries = deal.entries
-            # Each time is formatted once: an entry's start is also the previous entry's end.
-            times = [at.isoformat() for at, _, _ in entries]
-            times.append(deal.closed_at.isoformat() if deal.closed_at is not None else NULL)
-            previous = NULL
+            # Each time is converted once: an entry's start is also the previous entry's end.
+            times = [pair(8, micros(at)) for at, _, _ in entries]
+            times.append(null if deal.closed_at is None else pair(8, micros(deal.closed_at)))
+            previous = null
             for i, (_, to_id, _) in enumerate(entries):
-                yield f"{head}{previous}\t{to_id}\t{times[i]}\t{times[i + 1]}{tail}"
-                previous = to_id
+                stage = pair(8, to_id)
+                yield b"".join((head, previous, stage, times[i], times[i + 1], tail))
+                previous = stage
 
     def analyze(self) -> None:
         """Fresh planner statistics after a large import, so the next queries on these tables (the
@@ -709,63 +735,3 @@ def _copy_value(value) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
-
-
-class _CopyStream:
-    """COPY batches sent by a second thread on this transaction's connection while the caller builds
-    the next batch: PostgreSQL stores one while Python formats the other. psycopg2 connections may be
-    shared between threads; the caller runs no query until the stream is closed."""
-
-    def __init__(self):
-        connection.ensure_connection()
-        self.raw = connection.connection
-        self.batches: queue.Queue = queue.Queue(maxsize=2)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._send, name="history-import-copy", daemon=True)
-
-    def _send(self) -> None:
-        with self.raw.cursor() as cursor:
-            while (batch := self.batches.get()) is not None:
-                if self.error is None:
-                    sql, data = batch
-                    try:
-                        cursor.copy_expert(sql, io.StringIO(data), len(data) + 1)
-                    except BaseException as exc:  # handed to the caller's thread, which raises it
-                        self.error = exc
-
-    def copy(self, model, columns: Sequence[str], lines: Iterable[str]) -> int:
-        """Queue `lines` (COPY text format, in `columns` order) for `model`'s table; returns how many."""
-        table = connection.ops.quote_name(model._meta.db_table)
-        sql = f"COPY {table} ({', '.join(map(connection.ops.quote_name, columns))}) FROM STDIN"
-        count = 0
-        pending: list[str] = []
-        for line in lines:
-            pending.append(line)
-            if len(pending) == COPY_BATCH:
-                self._put(sql, pending)
-                count += len(pending)
-                pending = []
-        if pending:
-            self._put(sql, pending)
-            count += len(pending)
-        return count
-
-    def _put(self, sql: str, lines: list[str]) -> None:
-        self._raise()
-        self.batches.put((sql, "".join(lines)))
-
-    def _raise(self) -> None:
-        if self.error is not None:
-            # The raw cursor's errors are psycopg2's; the callers expect Django's (IntegrityError…).
-            with connection.wrap_database_errors:
-                raise self.error
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.batches.put(None)
-        self.thread.join()
-        if exc_type is None:
-            self._raise()
