@@ -126,9 +126,12 @@ def main() -> None:
         ("board (ops, all deals)", web_ops, board),
         ("board (manager, ?team=1)", web_manager, board + "?team=1"),
         ("board search (?q=)", web_ops, board + "?q=Acme"),
+        ("board gap filter (?gap=no_champion)", web_ops, board + "?gap=no_champion"),
+        ("board any gap, mine (?gap=any&owner=me)", web_manager, board + "?gap=any&owner=me"),
         ("deal page", web_ops, reverse("deal_detail", args=[busiest.id])),
         ("deal list API", api, "/api/deals/"),
         ("deal list API (?status=open&process)", api, f"/api/deals/?status=open&process={process.id}"),
+        ("deal list API (?gap=single_threaded)", api, "/api/deals/?gap=single_threaded"),
     ]
     rows = []
     for label, client, url in cases:

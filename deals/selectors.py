@@ -45,7 +45,7 @@ from deals.models import (
     DealTag,
     TagKind,
 )
-from deals.network import GAP_CODES, deal_gap_annotations, deal_gaps_condition
+from deals.network import GAP_ANNOTATIONS, deal_gap_annotations, deal_gap_codes_from, deal_gaps_condition
 from iteration.models import StallFlag
 from iteration.stalls.flags import with_level_rank
 from orgs.models import Membership, Organization, user_display_name
@@ -256,21 +256,16 @@ class BoardCard(NamedTuple):
         )
 
 
-_GAP_COLUMNS = tuple(f"gap_{code}" for code in GAP_CODES)
 # The columns a BoardCard is read from, in its order (the owner's name from the two after the account),
-# then one boolean per stakeholder gap.
+# then what its stakeholder gaps are worked out from (deals.network.deal_gap_annotations).
 _CARD_COLUMNS = (
     *BoardCard._fields[:10],
     "account_name",
     "owner__full_name",
     "owner__email",
     "stall",
-    *_GAP_COLUMNS,
+    *GAP_ANNOTATIONS,
 )
-
-
-def _gaps_of(flags) -> tuple[str, ...]:
-    return tuple(code for code, present in zip(GAP_CODES, flags, strict=True) if present)
 
 
 def _worst_stall_flags(deal_ref) -> QuerySet[StallFlag]:
@@ -296,10 +291,10 @@ def deal_card_badges(deal_id: int) -> tuple[str | None, tuple[str, ...]]:
     row = (
         Deal.objects.filter(pk=deal_id)
         .annotate(stall=worst_stall_flag(), **deal_gap_annotations())
-        .values_list("stall", *_GAP_COLUMNS)
+        .values_list("stall", *GAP_ANNOTATIONS)
         .first()
     )
-    return (row[0], _gaps_of(row[1:])) if row else (None, ())
+    return (row[0], deal_gap_codes_from(*row[1:])) if row else (None, ())
 
 
 def _board_cards(qs: QuerySet[Deal]) -> list[BoardCard]:
@@ -310,7 +305,10 @@ def _board_cards(qs: QuerySet[Deal]) -> list[BoardCard]:
     rows = qs.annotate(account_name=account_name, stall=worst_stall_flag(), **deal_gap_annotations())
     return [
         BoardCard(
-            *row[:11], owner_name=user_display_name(row[11], row[12]), stall=row[13], gaps=_gaps_of(row[14:])
+            *row[:11],
+            owner_name=user_display_name(row[11], row[12]),
+            stall=row[13],
+            gaps=deal_gap_codes_from(*row[14:]),
         )
         for row in rows.values_list(*_CARD_COLUMNS)
     ]
