@@ -41,8 +41,20 @@ from scorecards.services import deal_scorecard_answer, scorecard_create, scoreca
 from strategy.models import DealComment, DealStrategy, Notification, StrategyRevision
 from strategy.services import comment_add, strategy_update
 from tests.factories import PlayQuestionFactory, PlayStepFactory
+from upstream.models import Promotion, PromotionStep
+from upstream.services import promotion_propose_from_step
 
-OUR_APPS = ("orgs", "salesproc", "deals", "iteration", "playbooks", "strategy", "scorecards", "journey")
+OUR_APPS = (
+    "orgs",
+    "salesproc",
+    "deals",
+    "iteration",
+    "playbooks",
+    "strategy",
+    "scorecards",
+    "journey",
+    "upstream",
+)
 READ_ONLY = {
     StageChange,
     StageRollup,
@@ -65,6 +77,8 @@ READ_ONLY = {
     ValueConfirmation,
     DealLink,
     StepComment,
+    Promotion,
+    PromotionStep,
 }
 
 
@@ -85,6 +99,7 @@ def world(org, admin, ops, rep, deal, contact, stages):
     activity_log(deal=deal, by=rep, kind="call", subject="Intro", stakeholder=stakeholder)
     step = step_add(deal=deal, by=rep, title="Send the deck", stakeholder=stakeholder)
     step_comment_add(step=step, by=rep, body="Sent; @ops please check the numbers")
+    promotion_propose_from_step(step=step, by=rep)
     answer_set(deal=deal, by=rep, criterion=answer_question, text="Audit finding")
     DealTag.objects.create(organization=org, deal=deal, kind="competitor", value="Northbeam")
     DigestRun.objects.create(
@@ -143,7 +158,7 @@ def world(org, admin, ops, rep, deal, contact, stages):
 
 def test_every_model_of_our_apps_is_registered():
     models = [m for app in OUR_APPS for m in apps.get_app_config(app).get_models()]
-    assert len(models) == 43
+    assert len(models) == 45
     assert [m.__name__ for m in models if not admin.site.is_registered(m)] == []
 
 
