@@ -6,11 +6,12 @@ conditions' property tests (tests/playbooks/test_condition_properties.py):
 - `deal_gaps(deal, stakeholders)` / `deal_gap_codes(...)`: one deal, for its page, the API and the play
   condition `stakeholder_gaps` in Python (the stakeholders are already loaded; at most two small
   queries more, usually none);
-- `deal_gap_condition(code)` / `deals_with_gap(queryset, code)` / `deal_gaps_condition(codes)`:
-  set-based, a `Q` of `Exists`/`Count` subqueries over Deal that is never NULL (so its negation is its
-  exact complement), for the play condition in SQL and the board's and lists' gap filters;
-  `deal_gap_annotations()` / `deal_gap_codes_from(...)`: the columns a list of deals (the board's
-  cards) reads its gaps from, in its own query.
+- `deal_gap_condition(code)` / `deals_with_gap(queryset, code)`: set-based, a `Q` of `Exists`/`Count`
+  subqueries over Deal that is never NULL (so its negation is its exact complement), for reading every
+  open deal: the play condition in SQL;
+- `GapBits` / `deal_gaps_condition(codes)` / `deal_gap_annotations()`: the same rules read deal by deal
+  (index probes), for pages and lists that look at a few deals: the board's, the deal list's and the
+  API's gap filter, and the board cards' badges.
 
 `single_threaded` moves with time (an activity stops counting 30 days after it happened): every reading
 takes `now` (default: the current time), so tests pin it and the nightly re-evaluation of plays catches
@@ -26,11 +27,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from html import escape
 
-from django.db import connection
 from django.db.models import (
-    CharField,
     Count,
     Exists,
+    Expression,
     IntegerField,
     OuterRef,
     Q,
@@ -38,9 +38,8 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, GreaterThan
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -319,89 +318,106 @@ def deals_with_gap(
     return queryset.filter(deal_gap_condition(code, now=now, activities_since=activities_since))
 
 
+# One bit per gap, in GAP_CODES order: what GapBits computes.
+GAP_BITS = {code: 1 << i for i, code in enumerate(GAP_CODES)}
+
+
+class GapBits(Expression):
+    """The deal's gaps among `codes` as an integer, one bit each (GAP_BITS), never NULL; for a query
+    on Deal. Each gap is read per deal by an index probe: one aggregate subquery over the deal's
+    stakeholders (with the decision-phase stays inside it, for procurement) and, for single_threaded,
+    one count over its recent activities.
+
+    Why not deal_gap_condition's EXISTS: in an expression (a select list, an OR) PostgreSQL may
+    answer EXISTS with a hash of every row of the stakeholder or stage-change table, which is right
+    for a play condition over every open deal and wrong for a page that shows 25 deals a column or
+    stops at a LIMIT (measured at 20k deals: 150 ms for a board's cards filtered on any gap, 1 ms by
+    probes). And why SQL text: compiling the same subqueries through the ORM took 9 ms of CPU per
+    board. The deal's table is referred to by its alias in the query being compiled, so the
+    expression stays right when that query becomes a subquery."""
+
+    def __init__(self, codes: Iterable[str] = GAP_CODES, *, since: datetime | None = None):
+        super().__init__(output_field=IntegerField())
+        self.codes = tuple(c for c in GAP_CODES if c in set(codes))
+        self.since = since if since is not None else _default_since(None)
+
+    def __repr__(self) -> str:
+        return f"GapBits({self.codes!r})"
+
+    def get_group_by_cols(self):
+        return []
+
+    def as_sql(self, compiler, connection):
+        qn, codes = connection.ops.quote_name, self.codes
+        deal = compiler.quote_name_unless_alias(compiler.query.base_table)
+        role_terms: list[str] = []
+        params: list = []
+        if "no_economic_buyer" in codes:
+            role_terms.append(
+                f"(1 - COALESCE(MAX(CASE WHEN s.role = %s THEN 1 END), 0)) * {GAP_BITS['no_economic_buyer']}"
+            )
+            params.append(StakeholderRole.ECONOMIC_BUYER.value)
+        if "no_champion" in codes:
+            role_terms.append(
+                f"(1 - COALESCE(MAX(CASE WHEN s.role = %s THEN 1 END), 0)) * {GAP_BITS['no_champion']}"
+            )
+            params.append(StakeholderRole.CHAMPION.value)
+        if "opponent_high_influence" in codes:
+            role_terms.append(
+                "COALESCE(MAX(CASE WHEN s.attitude = %s AND s.influence >= %s THEN 1 END), 0)"
+                f" * {GAP_BITS['opponent_high_influence']}"
+            )
+            params += [Attitude.OPPONENT.value, HIGH_INFLUENCE]
+        if "procurement_in_decision" in codes:
+            stage = qn(Stage._meta.db_table)
+            role_terms.append(
+                "COALESCE(MAX(CASE WHEN s.role = %s"
+                f" AND EXISTS (SELECT 1 FROM {stage} g WHERE g.id = {deal}.{qn('stage_id')} AND g.phase = %s)"
+                f" AND EXISTS (SELECT 1 FROM {qn(StageChange._meta.db_table)} c"
+                f" JOIN {stage} g ON g.id = c.to_stage_id WHERE c.deal_id = s.deal_id AND g.phase = %s"
+                " AND c.entered_at <= s.created_at AND (c.left_at IS NULL OR c.left_at > s.created_at))"
+                f" THEN 1 END), 0) * {GAP_BITS['procurement_in_decision']}"
+            )
+            params += [StakeholderRole.PROCUREMENT.value, Phase.DECISION.value, Phase.DECISION.value]
+        terms = []
+        if role_terms:
+            # No GROUP BY: over a deal without stakeholders the aggregates are NULL, not absent.
+            terms.append(
+                f"(SELECT {' + '.join(role_terms)} FROM {qn(DealStakeholder._meta.db_table)} s"
+                f" WHERE s.deal_id = {deal}.{qn('id')})"
+            )
+        if "single_threaded" in codes:
+            terms.append(
+                f"(CASE WHEN (SELECT COUNT(DISTINCT a.stakeholder_id) FROM {qn(Activity._meta.db_table)} a"
+                f" WHERE a.deal_id = {deal}.{qn('id')} AND a.stakeholder_id IS NOT NULL AND a.occurred_at >= %s)"
+                f" = 1 THEN {GAP_BITS['single_threaded']} ELSE 0 END)"
+            )
+            params.append(connection.ops.adapt_datetimefield_value(self.since))
+        return (f"({' + '.join(terms)})" if terms else "0"), params
+
+
 def deal_gaps_condition(codes: Iterable[str], *, now: datetime | None = None) -> Q:
-    """Deals with at least one of the gaps `codes` (the filters' meaning of several gaps; every code:
-    deals with any gap). No codes: no filter."""
-    q = Q()
-    for code in dict.fromkeys(codes):
-        q |= deal_gap_condition(code, now=now)
-    return q
+    """Deals with at least one of the gaps `codes` (several gaps in a filter mean any of them; every
+    code: deals with any gap), read per deal (GapBits): the board's, the deal list's and the API's
+    filter, which look at a page of deals or stop at a LIMIT. No codes: no filter. (A play condition,
+    read over every open deal, uses deal_gap_condition.)"""
+    codes = tuple(c for c in GAP_CODES if c in set(codes))
+    if not codes:
+        return Q()
+    mask = sum(GAP_BITS[c] for c in codes)
+    since = _default_since(None, now)
+    return Q(GreaterThan(GapBits(codes, since=since).bitand(Value(mask)), 0))
 
 
-# The bits of `gap_roles`, one per fact of the deal's stakeholders a gap reads.
-_HAS_ECONOMIC_BUYER, _HAS_CHAMPION, _HAS_STRONG_OPPONENT, _HAS_PROCUREMENT_JOINED_IN_DECISION = 1, 2, 4, 8
-# The columns deal_gap_annotations adds, in the order deal_gap_codes_from reads them.
-GAP_ANNOTATIONS = ("gap_roles", "gap_engaged", "gap_phase")
+def deal_gap_annotations(*, now: datetime | None = None) -> dict[str, GapBits]:
+    """Every gap of each deal as one integer column `gap_bits` to annotate a Deal query with (read it
+    back with `deal_gap_codes_from`): a list of cards gets its gaps in its own query, by probes."""
+    return {"gap_bits": GapBits(GAP_CODES, since=_default_since(None, now))}
 
 
-def _gap_columns_sql() -> tuple[str, str, str]:
-    """The SQL of deal_gap_annotations' three columns, for a top-level query on Deal (written out once:
-    the ORM spent more time compiling them than the database running them)."""
-    qn = connection.ops.quote_name
-    deal = f"{qn(Deal._meta.db_table)}.{qn('id')}"
-    stage_id = f"{qn(Deal._meta.db_table)}.{qn('stage_id')}"
-    stakeholders, changes = qn(DealStakeholder._meta.db_table), qn(StageChange._meta.db_table)
-    activities, stage_table = qn(Activity._meta.db_table), qn(Stage._meta.db_table)
-    facts = (
-        f"(SELECT COALESCE("
-        f"MAX(CASE WHEN s.role = %s THEN {_HAS_ECONOMIC_BUYER} ELSE 0 END)"
-        f" + MAX(CASE WHEN s.role = %s THEN {_HAS_CHAMPION} ELSE 0 END)"
-        f" + MAX(CASE WHEN s.attitude = %s AND s.influence >= %s THEN {_HAS_STRONG_OPPONENT} ELSE 0 END)"
-        f" + MAX(CASE WHEN s.role = %s AND EXISTS (SELECT 1 FROM {changes} c"
-        f" JOIN {stage_table} g ON g.id = c.to_stage_id WHERE c.deal_id = s.deal_id AND g.phase = %s"
-        f" AND c.entered_at <= s.created_at AND (c.left_at IS NULL OR c.left_at > s.created_at))"
-        f" THEN {_HAS_PROCUREMENT_JOINED_IN_DECISION} ELSE 0 END), 0)"
-        f" FROM {stakeholders} s WHERE s.deal_id = {deal})"
-    )
-    engaged = (
-        f"(SELECT COUNT(DISTINCT a.stakeholder_id) FROM {activities} a"
-        f" WHERE a.deal_id = {deal} AND a.stakeholder_id IS NOT NULL AND a.occurred_at >= %s)"
-    )
-    phase = f"(SELECT g.phase FROM {stage_table} g WHERE g.id = {stage_id})"
-    return facts, engaged, phase
-
-
-def deal_gap_annotations(*, now: datetime | None = None) -> dict[str, RawSQL]:
-    """What a list of deals (the board's cards) needs to know its gaps, as three columns to annotate a
-    top-level Deal query with (GAP_ANNOTATIONS; read them back with `deal_gap_codes_from`): one
-    aggregate subquery over the deal's stakeholders (a bit per fact: economic buyer, champion,
-    influential opponent, procurement that joined during a decision-phase stay), the count of
-    stakeholders engaged in the 30 days before `now`, and the stage's phase. Per deal, each is an
-    index probe, where EXISTS in a select list may become a hash of every stakeholder row of the table
-    in PostgreSQL (measured on 175 cards at 20k deals: 30 ms that way, about 1 ms this way). Written in
-    SQL because the ORM took 9 ms of CPU to compile the same subqueries for every board. The same rules
-    as deal_gap_condition: tests/deals/test_network.py holds them together."""
-    facts, engaged, phase = _gap_columns_sql()
-    since = connection.ops.adapt_datetimefield_value(_default_since(None, now))
-    return {
-        "gap_roles": RawSQL(
-            facts,
-            (
-                StakeholderRole.ECONOMIC_BUYER.value,
-                StakeholderRole.CHAMPION.value,
-                Attitude.OPPONENT.value,
-                HIGH_INFLUENCE,
-                StakeholderRole.PROCUREMENT.value,
-                Phase.DECISION.value,
-            ),
-            output_field=IntegerField(),
-        ),
-        "gap_engaged": RawSQL(engaged, (since,), output_field=IntegerField()),
-        "gap_phase": RawSQL(phase, (), output_field=CharField()),
-    }
-
-
-def deal_gap_codes_from(roles: int, engaged: int, phase: str) -> tuple[str, ...]:
-    """The gaps of a deal from the columns of deal_gap_annotations, in GAP_CODES order."""
-    found = {
-        "no_economic_buyer": not roles & _HAS_ECONOMIC_BUYER,
-        "no_champion": not roles & _HAS_CHAMPION,
-        "single_threaded": engaged == 1,
-        "opponent_high_influence": bool(roles & _HAS_STRONG_OPPONENT),
-        "procurement_in_decision": bool(roles & _HAS_PROCUREMENT_JOINED_IN_DECISION)
-        and phase == Phase.DECISION,
-    }
-    return tuple(code for code in GAP_CODES if found[code])
+def deal_gap_codes_from(bits: int) -> tuple[str, ...]:
+    """The gap codes a `gap_bits` value holds, in GAP_CODES order."""
+    return tuple(code for code in GAP_CODES if bits & GAP_BITS[code])
 
 
 # ---- the decision-team map

@@ -45,7 +45,7 @@ from deals.models import (
     DealTag,
     TagKind,
 )
-from deals.network import GAP_ANNOTATIONS, deal_gap_annotations, deal_gap_codes_from, deal_gaps_condition
+from deals.network import deal_gap_annotations, deal_gap_codes_from, deal_gaps_condition
 from iteration.models import StallFlag
 from iteration.stalls.flags import with_level_rank
 from orgs.models import Membership, Organization, user_display_name
@@ -257,14 +257,14 @@ class BoardCard(NamedTuple):
 
 
 # The columns a BoardCard is read from, in its order (the owner's name from the two after the account),
-# then what its stakeholder gaps are worked out from (deals.network.deal_gap_annotations).
+# then its stakeholder gaps as bits (deals.network.deal_gap_annotations).
 _CARD_COLUMNS = (
     *BoardCard._fields[:10],
     "account_name",
     "owner__full_name",
     "owner__email",
     "stall",
-    *GAP_ANNOTATIONS,
+    "gap_bits",
 )
 
 
@@ -291,10 +291,10 @@ def deal_card_badges(deal_id: int) -> tuple[str | None, tuple[str, ...]]:
     row = (
         Deal.objects.filter(pk=deal_id)
         .annotate(stall=worst_stall_flag(), **deal_gap_annotations())
-        .values_list("stall", *GAP_ANNOTATIONS)
+        .values_list("stall", "gap_bits")
         .first()
     )
-    return (row[0], deal_gap_codes_from(*row[1:])) if row else (None, ())
+    return (row[0], deal_gap_codes_from(row[1])) if row else (None, ())
 
 
 def _board_cards(qs: QuerySet[Deal]) -> list[BoardCard]:
@@ -308,7 +308,7 @@ def _board_cards(qs: QuerySet[Deal]) -> list[BoardCard]:
             *row[:11],
             owner_name=user_display_name(row[11], row[12]),
             stall=row[13],
-            gaps=deal_gap_codes_from(*row[14:]),
+            gaps=deal_gap_codes_from(row[14]),
         )
         for row in rows.values_list(*_CARD_COLUMNS)
     ]

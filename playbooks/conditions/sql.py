@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from deals.models import DealStakeholder, DealTag
-from deals.network import GAP_CODES, deal_gap_condition, deal_gaps_condition
+from deals.network import GAP_CODES, deal_gap_condition
 from playbooks.conditions.language import (
     CONTAINS,
     DAY,
@@ -43,9 +43,9 @@ def _leaf_q(leaf: Leaf, now: datetime) -> Q:
     if fld.name == STAKEHOLDER_GAPS:
         # deals.network's conditions: subqueries that are never NULL, like the EXISTS below.
         if op == IS_EMPTY:
-            return ~deal_gaps_condition(GAP_CODES, now=now)
+            return ~reduce(Q.__or__, (deal_gap_condition(c, now=now) for c in GAP_CODES))
         if op == IN:
-            return deal_gaps_condition(value, now=now)
+            return reduce(Q.__or__, (deal_gap_condition(c, now=now) for c in value))
         return deal_gap_condition(value, now=now)
     if fld.type == LIST:
         if fld.tag_kind:
