@@ -148,7 +148,7 @@ def _provenance(promotion: Promotion) -> str:
         return (
             f"Promoted from a step recurring on {deals} deals" if deals else "Promoted from a recurring step"
         )
-    step = promotion.source_step
+    step = DealStep.objects.select_related("deal").filter(pk=promotion.source_step_id).first()
     if step is None:
         return "Promoted from a deal's step"
     return f'Promoted from deal "{step.deal.name}", step "{step.title}"'
@@ -223,9 +223,6 @@ def promotion_accept(
     description = clean_text(
         locked.description if description is None else description, "description", errors, max_length=5000
     )
-    source = Promotion.objects.select_related("source_step__deal").get(pk=locked.pk)
-    locked.source_step = source.source_step
-    note = _provenance(locked)
     result: dict = {}
     if target == PromotionTarget.PLAY:
         chosen = _clean_playbook(locked.playbook_id if playbook is None else playbook, locked, errors)
@@ -253,7 +250,7 @@ def promotion_accept(
             criterion = criterion_add(
                 stage=chosen,
                 by=by,
-                note=note,
+                note=_provenance(locked),
                 kind="step",
                 label=title,
                 importance=importance,

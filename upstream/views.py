@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.vary import vary_on_headers
 
-from deals.models import Deal, DealStep
+from deals.models import Deal, DealStep, StepSource
 from deals.views.common import HtmxHttpRequest, deal_action, error_status, member_view, wrong_method
 from orgs.models import Membership
 from orgs.selectors import can_edit_deal
@@ -48,7 +48,7 @@ def step_promote_context(
     """What the step's promote slot shows: its promotion state and, for those who may propose it, the
     form. No query: the state comes from `step_promotion_states` (one query per plan)."""
     promotion = state.promotion if state else None
-    may_propose = can_edit_deal_plan or membership.can_edit_process
+    may_propose = step.source == StepSource.CUSTOM and (can_edit_deal_plan or membership.can_edit_process)
     return {
         "deal": deal,
         "step": step,
@@ -80,8 +80,12 @@ def step_promote_view(request: HtmxHttpRequest, membership: Membership, deal: De
                 step=step, by=membership, target=form.cleaned_data["target"], note=form.cleaned_data["note"]
             )
         except InvalidInput as exc:
-            form.add_service_errors(exc)
-            status, extra = error_status(exc), {"promote_form": form, "form_open": True}
+            if set(exc.errors) - set(form.fields):
+                # Not about the form (e.g. not a custom step): said in the slot.
+                status, extra = error_status(exc), {"refusal": exc.message}
+            else:
+                form.add_service_errors(exc)
+                status, extra = error_status(exc), {"promote_form": form, "form_open": True}
         except ServiceError as exc:
             status, extra = error_status(exc), {"refusal": exc.message}
         else:

@@ -352,3 +352,21 @@ def test_a_plain_post_redirects_to_the_promotions_page(client, ops, proposed):
         "promotion_detail", args=[proposed.id]
     )
     assert "Dismissed" in text(client.get(response["Location"]))
+
+
+def test_a_stage_step_cannot_be_promoted_from_the_page(client, rep, process, stages, account):
+    from deals.models import DealStep
+    from deals.services import deal_create
+    from salesproc.services import criterion_add
+
+    criterion_add(stage=stages[0], by=None, kind="step", label="Book the demo", importance="optional")
+    deal = deal_create(by=rep, process=process, name="Gated", account=account)
+    stage_step = DealStep.objects.get(deal=deal, source="stage")
+    client.force_login(rep.user)
+
+    response = client.post(reverse("step_promote", args=[deal.id, stage_step.id]), {"target": "play"}, **HTMX)
+
+    assert response.status_code == 422
+    assert "Only custom steps can be promoted" in text(response)
+    assert 'data-testid="promote-step"' not in text(response)
+    assert not Promotion.objects.exists()
