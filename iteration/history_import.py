@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from deals.models import Deal
@@ -39,7 +39,7 @@ from iteration.history_import_files import (
     TooManyProblems,
     read_import_files,
 )
-from iteration.history_import_write import import_write
+from iteration.history_import_write import ImportWriter
 from iteration.models import HistoryImport, JobStatus
 from orgs.models import Membership, Organization
 from salesproc.lib.errors import InvalidInput, NotAllowed
@@ -82,8 +82,10 @@ def _read(
     deals_filename: str,
     history_filename: str,
     progress: ProgressCallback | None,
+    deals_read: Callable[[dict], None] | None = None,
 ) -> ReadFiles:
-    """Both files read and checked, or HistoryImportInvalid."""
+    """Both files read and checked, or HistoryImportInvalid. `deals_read(deals)` is called between
+    the two files when the deals file had no problem."""
     problems = Problems()
     scaled = None
     if progress is not None:
@@ -101,6 +103,7 @@ def _read(
             default_currency=organization.default_currency,
             problems=problems,
             progress=scaled,
+            deals_read=deals_read,
         )
     except TooManyProblems:
         files = None
@@ -112,7 +115,7 @@ def _read(
 
 
 def _other_process_conflicts(
-    organization: Organization, process: Process, files: ReadFiles, deals_filename: str
+    organization: Organization, process: Process, deals: dict, deals_filename: str
 ) -> list[Problem]:
     """Deals of the file that exist in another process of the org: an import does not move them."""
     others = (
@@ -124,7 +127,7 @@ def _other_process_conflicts(
     )
     problems = []
     for external_id, process_name in others:
-        deal = files.deals.get(external_id)
+        deal = deals.get(external_id)
         if deal is not None:
             problems.append(
                 Problem(
@@ -162,7 +165,7 @@ def history_import_validate(
         history_filename=history_filename,
         progress=progress,
     )
-    conflicts = _other_process_conflicts(organization, process, files, deals_filename)
+    conflicts = _other_process_conflicts(organization, process, files.deals, deals_filename)
     if conflicts:
         raise HistoryImportInvalid(conflicts[:100], truncated=len(conflicts) > 100)
     return files
@@ -190,53 +193,54 @@ def history_import_run(
     if process.organization_id != organization.id:
         raise InvalidInput({"process": ["Not found."]})
     started = time.monotonic()
-    with _no_cyclic_gc():
-        stage_ids = _stage_ids(process)
-        files = _read(
-            organization=organization,
-            stage_ids=stage_ids,
-            deals_file=deals_file,
-            history_file=history_file,
-            deals_filename=deals_filename,
-            history_filename=history_filename,
-            progress=progress,
-        )
+    timings: dict = {}
+    with _no_cyclic_gc(), transaction.atomic():
+        # Locked first: the files are read under the lock, so the stages cannot change meanwhile and
+        # the database can start writing before the history file is read (see below).
+        locked = Process.objects.select_for_update().get(pk=process.pk)
+        writer = ImportWriter(organization, locked, {}, deals_filename, timings)
+        conflicts: list[Problem] = []
+
+        def deals_read(deals: dict) -> None:
+            # The deals file is good: look up owners, accounts and stored deals now, and let the
+            # database copy the new deals' tags while this thread reads the history file. Should the
+            # history file be refused, the transaction rolls it all back.
+            conflicts.extend(_other_process_conflicts(organization, locked, deals, deals_filename))
+            if not conflicts:
+                writer.prepare(deals, copy_tags_now=True)
+
+        try:
+            files = _read(
+                organization=organization,
+                stage_ids=_stage_ids(locked),
+                deals_file=deals_file,
+                history_file=history_file,
+                deals_filename=deals_filename,
+                history_filename=history_filename,
+                progress=progress,
+                deals_read=deals_read,
+            )
+        except BaseException:
+            writer.finish_early_copy(failed=True)
+            raise
+        writer.finish_early_copy()
+        if conflicts:
+            raise HistoryImportInvalid(conflicts[:100], truncated=len(conflicts) > 100)
         if progress is not None:
             progress(
                 READ_SHARE, f"Writing {len(files.deals):,} deals and {files.history_rows:,} stage entries"
             )
         read = time.monotonic()
-        with transaction.atomic():
-            locked = Process.objects.select_for_update().get(pk=process.pk)
-            if _stage_ids(locked) != stage_ids:
-                raise HistoryImportInvalid(
-                    [
-                        Problem(
-                            history_filename,
-                            1,
-                            "stage",
-                            "The process's stages changed meanwhile; import again.",
-                        )
-                    ]
-                )
-            conflicts = _other_process_conflicts(organization, locked, files, deals_filename)
-            if conflicts:
-                raise HistoryImportInvalid(conflicts[:100], truncated=len(conflicts) > 100)
-            timings: dict = {}
-            result = import_write(
-                org=organization,
-                process=locked,
-                deals=files.deals,
-                deals_filename=deals_filename,
-                timings=timings,
-            )
-            written = time.monotonic()
+        result = writer.run()
+        written = time.monotonic()
     logger.info(
-        "History import into process %s: %s; read %.1f s, write %.1f s (new rows %.1f s, foreign key "
-        "checks %.1f s, statistics %.1f s, board totals %.1f s), commit %.1f s",
+        "History import into process %s: %s; read %.1f s (of which waiting for the tags copied meanwhile "
+        "%.1f s), write %.1f s (new rows %.1f s, foreign key checks %.1f s, statistics %.1f s, board "
+        "totals %.1f s), commit %.1f s",
         process.pk,
         result,
         read - started,
+        timings.get("early_wait", 0.0),
         written - read,
         timings.get("copy", 0.0),
         timings.get("checks", 0.0),
@@ -324,13 +328,7 @@ def history_import_execute(*, import_id: int) -> HistoryImport | None:
     deals_file, history_file = bytes(job.deals_data), bytes(job.history_data)
     job.deals_data = job.history_data = b""
     mine = HistoryImport.objects.filter(pk=import_id, status=JobStatus.RUNNING, started_at=now)
-    last = {"percent": -1, "phase": ""}
-
-    def progress(percent: int, phase: str) -> None:
-        if percent != last["percent"] or phase != last["phase"]:
-            last.update(percent=percent, phase=phase)
-            mine.update(progress=min(percent, 99), phase=phase[:60])
-
+    progress = _ProgressReport(mine, import_id=import_id, started_at=now)
     outcome: dict = {"progress": 100}
     try:
         result = history_import_run(
@@ -361,6 +359,8 @@ def history_import_execute(*, import_id: int) -> HistoryImport | None:
         outcome.update(
             status=JobStatus.SUCCEEDED, phase="Done", result=result, deals_data=b"", history_data=b""
         )
+    finally:
+        progress.close()
     del deals_file, history_file
     outcome["finished_at"] = timezone.now()
     mine.update(**outcome)
@@ -370,6 +370,45 @@ def history_import_execute(*, import_id: int) -> HistoryImport | None:
 
         metric_run_request(process=job.process, by=None)
     return HistoryImport.objects.defer("deals_data", "history_data").get(pk=import_id)
+
+
+class _ProgressReport:
+    """The job's progress callback. The import reads its files inside its transaction, whose writes
+    nobody sees before the commit and whose connection may be busy copying rows meanwhile (no query
+    may run on it then): on PostgreSQL the progress goes through a connection of its own, committed at
+    once, for the page to poll. Not when the job runs inside a caller's transaction (which may hold
+    the job's row, and would hide the progress anyway): then only the outcome is written. On SQLite
+    (development) the import's own connection writes it."""
+
+    def __init__(self, mine: QuerySet, *, import_id: int, started_at):
+        self.mine = mine
+        self.key = (import_id, JobStatus.RUNNING, started_at)
+        self.last = (-1, "")
+        self.postgres = connection.vendor == "postgresql"
+        self.side = (
+            connections.create_connection(DEFAULT_DB_ALIAS)
+            if self.postgres and not connection.in_atomic_block
+            else None
+        )
+
+    def __call__(self, percent: int, phase: str) -> None:
+        if (percent, phase) == self.last:
+            return
+        self.last = (percent, phase)
+        if not self.postgres:
+            self.mine.update(progress=min(percent, 99), phase=phase[:60])
+        elif self.side is not None:
+            table = self.side.ops.quote_name(HistoryImport._meta.db_table)
+            with self.side.cursor() as cursor:  # autocommit: visible at once
+                cursor.execute(
+                    f"UPDATE {table} SET progress = %s, phase = %s "
+                    "WHERE id = %s AND status = %s AND started_at = %s",
+                    [min(percent, 99), phase[:60], *self.key],
+                )
+
+    def close(self) -> None:
+        if self.side is not None:
+            self.side.close()
 
 
 _CONFLICT = (

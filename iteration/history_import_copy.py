@@ -103,10 +103,12 @@ class CopyStream:
     the next batch: PostgreSQL stores one while Python encodes the other. psycopg2 connections may be
     shared between threads; the caller runs no query until the stream is closed."""
 
-    def __init__(self):
+    def __init__(self, *, backlog: int = 2):
+        """`backlog`: batches built ahead of the database (0: no limit, for a caller that queues its
+        rows and goes on with other work while they are sent)."""
         connection.ensure_connection()
         self.raw = connection.connection
-        self.batches: queue.Queue = queue.Queue(maxsize=2)
+        self.batches: queue.Queue = queue.Queue(maxsize=backlog)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._send, name="history-import-copy", daemon=True)
 
@@ -154,12 +156,20 @@ class CopyStream:
             with connection.wrap_database_errors:
                 raise self.error
 
-    def __enter__(self):
+    def start(self) -> "CopyStream":
         self.thread.start()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait until everything queued is sent; raise the first error unless told not to (the caller
+        is already failing)."""
         self.batches.put(None)
         self.thread.join()
-        if exc_type is None:
+        if raise_error:
             self._raise()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(raise_error=exc_type is None)

@@ -154,10 +154,13 @@ def read_import_files(
     default_currency: str,
     problems: Problems,
     progress: Callable[[int, str], None] | None = None,
+    deals_read: Callable[[dict[str, DealRow]], None] | None = None,
 ) -> ReadFiles:
     """Read and check both files. Problems go to `problems` (which raises TooManyProblems past its
     limit); the deals returned are only meaningful when no problem was found. `stage_ids` maps the
-    process's stage names to ids. `progress(percent, phase)` is called now and then, 0 → 100."""
+    process's stage names to ids. `progress(percent, phase)` is called now and then, 0 → 100.
+    `deals_read(deals)` is called once the deals file is read without a problem, before the history
+    file is (the deals have no stage entries yet; the same dict is returned, with them)."""
 
     def report(start: int, span: int, phase: str) -> Progress | None:
         if progress is None:
@@ -171,6 +174,8 @@ def read_import_files(
         default_currency=default_currency,
         progress=report(0, 45, "Reading the deals file"),
     )
+    if deals_read is not None and deals_readable and not problems:
+        deals_read(deals)
     history_rows = _read_history(
         history_file,
         history_filename,

@@ -54,7 +54,7 @@ UPDATE_COLUMNS = {
     "status": "text", "closed_at": "timestamptz", "lost_reason": "text", "stage_id": "bigint",
     "stage_entered_at": "timestamptz", "last_activity_at": "timestamptz",
 }  # fmt: skip
-# New deals, in the order of `_Writer.deal_copy_rows` (every column: COPY fills no defaults).
+# New deals, in the order of `ImportWriter.deal_copy_rows` (every column: COPY fills no defaults).
 DEAL_COPY_COLUMNS = (
     "id", "organization_id", "external_id", "process_id", "name", "account_id", "industry", "owner_id",
     "amount", "currency", "created_at", "status", "closed_at", "lost_reason", "stage_id",
@@ -66,7 +66,7 @@ STAGE_CHANGE_COLUMNS = (
     "process_version_id", "override_reason", "overridden_criteria",
 )  # fmt: skip
 TAG_COLUMNS = ("organization_id", "deal_id", "kind", "value")
-# The foreign-key columns of the copied rows and what they refer to (see _Writer.copied_references);
+# The foreign-key columns of the copied rows and what they refer to (see ImportWriter.copied_references);
 # a test keeps this in step with the models and the COPY columns above.
 COPY_REFERENCES = {
     "deals_deal": {
@@ -114,7 +114,7 @@ def _micros(value: datetime | None) -> str:
 def fingerprint(entries: Iterable[tuple]) -> str:
     """A digest of a history: (from_stage_id, to_stage_id, entered_at, left_at) in order. The same
     text is built by `deal_fingerprint` from a deal of the files, and in SQL by
-    `_Writer.stored_fingerprints` on PostgreSQL."""
+    `ImportWriter.stored_fingerprints` on PostgreSQL."""
     text = ",".join(f"{f or ''}>{t}@{_micros(e)}-{_micros(left)}" for f, t, e, left in entries)
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
@@ -186,24 +186,13 @@ class _Existing:
     last_activity_at: datetime
 
 
-def import_write(
-    *,
-    org: Organization,
-    process: Process,
-    deals: dict[str, DealRow],
-    deals_filename: str,
-    timings: dict | None = None,
-    fast_checks: bool = True,
-) -> dict:
-    """Write the checked deals into `process` (inside the caller's transaction); returns the counts
-    (and puts the seconds spent checking foreign keys in `timings["checks"]`). Raises
-    HistoryImportInvalid when a deal changed under the import (the caller rolls back)."""
-    return _Writer(
-        org, process, deals, deals_filename, timings if timings is not None else {}, fast_checks
-    ).run()
+class ImportWriter:
+    """The writes of one import, in two steps so the database can work while Python reads:
+    `prepare` needs only the deals file (owners, accounts, the stored deals, the new deals' ids) and
+    may start copying the new deals' tags on a second thread (`copy_tags_now`) while the caller reads
+    the history file; `finish_early_copy` waits for that copy; `run` writes the rest. The caller's
+    transaction rolls everything back if the history file turns out to be wrong."""
 
-
-class _Writer:
     def __init__(
         self,
         org: Organization,
@@ -221,9 +210,14 @@ class _Writer:
         self.now = timezone.now()
         self.postgres = connection.vendor == "postgresql"
         self.fast_checks = fast_checks
-        self.bulk_checks = False
+        self.bulk_checks: bool | None = None  # not asked yet
         self.references: dict | None = None
         self.chunk = 20_000 if self.postgres else SQLITE_CHUNK
+        self.prepared = False
+        self.new: list[DealRow] = []
+        self.new_ids: dict[str, int] = {}
+        self.early_copy: CopyStream | None = None
+        self.tags_copied = False
         self.result = {
             "deals_created": 0,
             "deals_updated": 0,
@@ -234,23 +228,60 @@ class _Writer:
             "accounts_created": 0,
         }
 
-    def run(self) -> dict:
+    def prepare(self, deals: dict[str, DealRow] | None = None, *, copy_tags_now: bool = False) -> None:
+        """Everything that needs only the deals file (`deals`, whose stage entries may still be
+        missing): owners and accounts found or created, the stored deals read, ids taken for the new
+        ones. With `copy_tags_now` (PostgreSQL), the new deals' tags are queued for a second thread
+        to copy while the caller goes on; the caller runs no query before `finish_early_copy`."""
+        if deals is not None:
+            self.deals = deals
         owners = self.owners()
         accounts = self.accounts()
-        existing = self.existing_deals()
-        existing_ids = sorted(e.id for e in existing.values())
-        stored_tags = self.stored_tags(existing_ids)
-        stored_history = self.stored_fingerprints(existing_ids)
-        new: list[DealRow] = []
+        for deal in self.deals.values():
+            deal.owner_id = owners[deal.owner_email]
+            deal.account_id = accounts[deal.account]
+        self.existing = self.existing_deals()
+        existing_ids = sorted(e.id for e in self.existing.values())
+        self.stored_tags = self.stored_tags_text(existing_ids)
+        self.stored_history = self.stored_fingerprints(existing_ids)
+        self.new = [d for d in self.deals.values() if d.external_id not in self.existing]
+        if self.postgres and self.new:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                    [Deal._meta.db_table, len(self.new)],
+                )
+                self.new_ids = dict(
+                    zip((d.external_id for d in self.new), (r[0] for r in cursor.fetchall()), strict=True)
+                )
+        self.prepared = True
+        if copy_tags_now and self.postgres and self.new:
+            self._row_checks_replica()
+            self.early_copy = CopyStream(backlog=0).start()
+            self.early_copy.copy(DealTag, TAG_COLUMNS, self.tag_lines(self.new, self.new_ids))
+            self.tags_copied = True
+
+    def finish_early_copy(self, *, failed: bool = False) -> None:
+        """Wait for the tags copied by `prepare`; raise its error unless the caller is failing anyway."""
+        stream, self.early_copy = self.early_copy, None
+        if stream is None:
+            return
+        started = time.monotonic()
+        stream.close(raise_error=not failed)
+        self.timings["early_wait"] = time.monotonic() - started
+        if not failed:
+            self._row_checks_origin()
+
+    def run(self) -> dict:
+        if not self.prepared:
+            self.prepare()
+        existing, stored_tags, stored_history = self.existing, self.stored_tags, self.stored_history
         changed: list[tuple[DealRow, _Existing]] = []
         retag: list[DealRow] = []
         rewrite: list[DealRow] = []
         for deal in self.deals.values():
-            deal.owner_id = owners[deal.owner_email]
-            deal.account_id = accounts[deal.account]
             current = existing.get(deal.external_id)
             if current is None:
-                new.append(deal)
                 continue
             # An activity logged in the app since the last import keeps the deal's later
             # last_activity_at; the import never moves it back.
@@ -265,13 +296,15 @@ class _Writer:
                 retag.append(deal)
             if not history_same:
                 rewrite.append(deal)
+        new = self.new
         deal_ids = {deal.external_id: current.id for deal, current in changed}
         self.update_deals(changed)
         self.delete_for_deals(DealTag, [deal_ids[d.external_id] for d in retag])
         self.delete_for_deals(StageChange, [deal_ids[d.external_id] for d in rewrite])
+        deal_ids.update(self.new_ids)
         started = time.monotonic()
         self.insert(new, retag, rewrite, deal_ids)
-        self.timings["copy"] = time.monotonic() - started
+        self.timings["copy"] = self.timings.get("copy", 0.0) + time.monotonic() - started
         self.result["deals_created"] = len(new)
         self.result["deals_updated"] = len(changed)
         if new or changed:
@@ -408,7 +441,7 @@ class _Writer:
             for row in rows
         }
 
-    def stored_tags(self, deal_ids: list[int]) -> dict[int, str]:
+    def stored_tags_text(self, deal_ids: list[int]) -> dict[int, str]:
         """`_tags` of each deal's stored tags (deals without tags are missing)."""
         if not deal_ids:
             return {}
@@ -546,8 +579,9 @@ class _Writer:
         self, new: list[DealRow], retag: list[DealRow], rewrite: list[DealRow], deal_ids: dict[str, int]
     ) -> None:
         """The new deals, and the tags and history of the new deals and of the changed ones that
-        need them (`deal_ids` holds the changed deals' ids; the new ones are added)."""
-        tagged = [*new, *retag]
+        need them (`deal_ids` holds the ids of both; on SQLite the new ones are added here). The new
+        deals' tags are left out when `prepare` copied them already."""
+        tagged = retag if self.tags_copied else [*new, *retag]
         histories = [*new, *rewrite]
         if not self.postgres:
             ids = bulk_insert(
@@ -559,26 +593,32 @@ class _Writer:
             bulk_insert(StageChange, STAGE_CHANGE_COLUMNS[:8], history)
             self.result["history_rows"] = len(history)
             return
-        if new:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                    [Deal._meta.db_table, len(new)],
-                )
-                deal_ids.update(
-                    zip((d.external_id for d in new), (r[0] for r in cursor.fetchall()), strict=True)
-                )
-        self.bulk_checks = self._row_checks_off() if self.fast_checks else False
+        self._row_checks_replica()
         with CopyStream() as stream:
             stream.copy(Deal, DEAL_COPY_COLUMNS, self.deal_copy_rows(new, deal_ids), binary=True)
             stream.copy(DealTag, TAG_COLUMNS, self.tag_lines(tagged, deal_ids))
             self.result["history_rows"] = stream.copy(
                 StageChange, STAGE_CHANGE_COLUMNS, self.history_copy_rows(histories, deal_ids), binary=True
             )
+        self._row_checks_origin()
+        if self.bulk_checks:
+            self.references = self.references_to_check(new, histories)
+
+    def _row_checks_replica(self) -> None:
+        """Per-row foreign-key checks off for the COPY that follows, when the database allows it
+        (asked once per import: _row_checks_off)."""
+        if self.bulk_checks is None:
+            self.bulk_checks = self._row_checks_off() if self.fast_checks else False
+        elif self.bulk_checks:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+
+    def _row_checks_origin(self) -> None:
+        """Back to firing triggers: the UPDATEs and DELETEs between two copies, and everything after
+        the import, are checked row by row as always."""
         if self.bulk_checks:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL session_replication_role = origin")
-            self.references = self.references_to_check(new, histories)
 
     def copied_references(self, new: list[DealRow], histories: list[DealRow]) -> dict:
         """The keys the copied rows name, per referenced table (COPY_REFERENCES says which column

@@ -817,12 +817,12 @@ def test_a_reference_that_no_longer_holds_refuses_the_whole_import(world, monkey
     before = written()
     # The accounts were looked up, then one vanished before the rows were written: the writer names an
     # account id that no longer exists.
-    looked_up = history_import_write._Writer.accounts
+    looked_up = history_import_write.ImportWriter.accounts
     monkeypatch.setattr(
-        history_import_write._Writer, "accounts", lambda self: dict.fromkeys(looked_up(self), 10**9)
+        history_import_write.ImportWriter, "accounts", lambda self: dict.fromkeys(looked_up(self), 10**9)
     )
     if not per_key:
-        monkeypatch.setattr(history_import_write._Writer, "_row_checks_off", lambda self: False)
+        monkeypatch.setattr(history_import_write.ImportWriter, "_row_checks_off", lambda self: False)
 
     with pytest.raises(IntegrityError):
         run(org, process)
@@ -839,9 +839,9 @@ def test_copied_rows_are_checked_per_key_when_the_database_allows_it(world, monk
 
     org, process = world
     taken = []
-    original = history_import_write._Writer._row_checks_off
+    original = history_import_write.ImportWriter._row_checks_off
     monkeypatch.setattr(
-        history_import_write._Writer,
+        history_import_write.ImportWriter,
         "_row_checks_off",
         lambda self: taken.append(original(self)) or taken[-1],
     )
@@ -879,10 +879,10 @@ def test_the_reference_map_covers_every_foreign_key_the_import_copies():
 def test_the_per_key_check_looks_at_every_table_the_copied_rows_refer_to(world):
     from django.apps import apps
 
-    from iteration.history_import_write import COPY_REFERENCES, _Writer
+    from iteration.history_import_write import COPY_REFERENCES, ImportWriter
 
     org, process = world
-    checked = _Writer(org, process, {}, "deals.csv", {}).copied_references([], [])
+    checked = ImportWriter(org, process, {}, "deals.csv", {}).copied_references([], [])
 
     targets = {apps.get_model(t) for columns in COPY_REFERENCES.values() for t in columns.values()}
     # Deals are the import's own rows (see copied_references).
