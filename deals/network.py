@@ -1,8 +1,9 @@
 """The stakeholder network of a deal: who decides, how they lean, and what is missing (deal-level
 strategy, change and decision dynamics).
 
-Two readings of the same gap rules, kept in step by tests/deals/test_network.py and the play
-conditions' property tests (tests/playbooks/test_condition_properties.py):
+Three readings of the same gap rules, one in Python and two in SQL, kept in step by
+tests/deals/test_network.py and the play conditions' property tests
+(tests/playbooks/test_condition_properties.py):
 - `deal_gaps(deal, stakeholders)` / `deal_gap_codes(...)`: one deal, for its page, the API and the play
   condition `stakeholder_gaps` in Python (the stakeholders are already loaded; at most two small
   queries more, usually none);

@@ -143,6 +143,11 @@ def board(request: HtmxHttpRequest, membership: Membership, process_id: int):
         # Several gaps named in the link (?gap=a,b): the select shows them as one option.
         "gap_several": " or ".join(GAP_LABELS[c] for c in filters.gaps) if 1 < len(filters.gaps) < 5 else "",
         "gap_error": form.gap_error,
+        # What the All / Mine / My team buttons keep: the search and the gap.
+        "whose_keep": urlencode(
+            [("q", filters.q)] * bool(filters.q)
+            + [("gap", gap_query_value(filters.gaps))] * bool(filters.gaps)
+        ),
     }
     return render(request, "deals/board.html", context)
 

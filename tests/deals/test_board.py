@@ -628,3 +628,18 @@ def test_the_gap_filtered_board_query_count_does_not_grow_with_deals(
 
     assert response.status_code == 200
     assert len(card_ids(response.content.decode())) == n  # every deal lacks an economic buyer
+
+
+def test_whose_deals_buttons_keep_the_search_and_the_gap(client, manager, process, gap_deals):
+    client.force_login(manager.user)
+
+    html = client.get(board_url(process, gap="no_champion", q="Bare")).content.decode()
+
+    assert f'href="{board_url(process)}?q=Bare&amp;gap=no_champion">All</a>' in html
+    assert 'href="?owner=me&amp;q=Bare&amp;gap=no_champion" data-testid="filter-mine"' in html
+    assert 'href="?team=1&amp;q=Bare&amp;gap=no_champion" data-testid="filter-team"' in html
+    plain = client.get(board_url(process)).content.decode()
+    assert (
+        f'href="{board_url(process)}">All</a>' in plain
+        and 'href="?owner=me" data-testid="filter-mine"' in plain
+    )
