@@ -54,7 +54,13 @@ class _DealFacts:
         self.now = now
         self._lists: dict[str, frozenset[str]] = {}
         self._stakeholders: list[DealStakeholder] | None = None
-        self._gaps: dict[str, bool] = {}
+        # Kept on the deal instance, per `now`: evaluating many conditions on one loaded deal (every
+        # play, in deal_plays_evaluate) works each gap out once. Like prefetched lists, it is as of
+        # loading: a deal changed since is loaded again.
+        at = deal.__dict__.setdefault("_stakeholder_gaps_at", {})
+        if now not in at and len(at) >= 4:  # evaluated again and again with the current time
+            at.clear()
+        self._gaps: dict[str, bool] = at.setdefault(now, {})
 
     def stakeholders(self) -> list[DealStakeholder]:
         if self._stakeholders is None:

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -457,3 +459,36 @@ def test_logging_an_activity_or_changing_a_stakeholder_re_evaluates_the_gap_play
     with django_capture_on_commit_callbacks(execute=True):
         activity_log(deal=deal, by=admin, kind="meeting", subject="Meet", stakeholder=person(deal, admin))
     assert open_plays(deal) == {"Neutralise"}
+
+
+def test_evaluating_a_deal_costs_the_same_for_4_or_24_gap_plays(playbook, admin, process, stages):
+    conditions = [
+        gap("contains", "no_champion"),
+        gap("not_contains", "single_threaded"),
+        {"any": [gap("contains", "procurement_in_decision"), gap("is_empty")]},
+        {
+            "all": [
+                gap("in", ["opponent_high_influence", "no_economic_buyer"]),
+                {"field": "phase", "op": "eq", "value": "decision"},
+            ]
+        },
+    ]
+
+    def cost(plays: int) -> int:
+        deal = make_deal(admin, process, stage=stages[2])
+        person(deal, admin, "procurement")
+        person(deal, admin, attitude="opponent", influence=5)
+        DealPlay.objects.all().delete()
+        PlayEvaluationRun.objects.all().delete()
+        playbook.plays.update(active=False)
+        for i in range(plays):
+            PlayFactory(playbook=playbook, name=f"{plays}-{i}", condition=conditions[i % len(conditions)])
+        with CaptureQueriesContext(connection) as ctx:
+            result = deal_plays_evaluate(deal_id=deal.id)
+        assert len(result.attached) == plays // 4 * 4  # every condition holds for this deal
+        return len(ctx.captured_queries)
+
+    few, many = cost(4), cost(24)
+    # The gaps add two queries to an evaluation, once for all plays: the recent activities and the
+    # decision-phase stays (procurement sits on this decision-phase deal).
+    assert few == many <= 17
