@@ -214,6 +214,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "playbooks.tasks.reevaluate_time_based_plays",
         "schedule": 60 * 60 * 24,
     },
+    # Custom steps that recur across deals, proposed as plays or exit criteria (upstream.recurrence_run).
+    "upstream-recurrence": {
+        "task": "upstream.tasks.find_recurring_steps_all",
+        "schedule": 60 * 60 * 24,
+    },
 }
 STALE_DEAL_DAYS = env_int("STALE_DEAL_DAYS", 14, minimum=1)
 
