@@ -203,11 +203,11 @@ def history_import_run(
 
         def deals_read(deals: dict) -> None:
             # The deals file is good: look up owners, accounts and stored deals now, and let the
-            # database copy the new deals' tags while this thread reads the history file. Should the
-            # history file be refused, the transaction rolls it all back.
+            # database compute the stored deals' fingerprints and copy the new deals' tags while this
+            # thread reads the history file. Should it be refused, the transaction rolls it all back.
             conflicts.extend(_other_process_conflicts(organization, locked, deals, deals_filename))
             if not conflicts:
-                writer.prepare(deals, copy_tags_now=True)
+                writer.prepare(deals, early=True)
 
         try:
             files = _read(
@@ -234,12 +234,13 @@ def history_import_run(
         result = writer.run()
         written = time.monotonic()
     logger.info(
-        "History import into process %s: %s; read %.1f s (of which waiting for the tags copied meanwhile "
-        "%.1f s), write %.1f s (new rows %.1f s, foreign key checks %.1f s, statistics %.1f s, board "
-        "totals %.1f s), commit %.1f s",
+        "History import into process %s: %s; read %.1f s (of which owners, accounts and stored deals "
+        "%.1f s, waiting for the tags copied meanwhile %.1f s), write %.1f s (new rows %.1f s, foreign "
+        "key checks %.1f s, statistics %.1f s, board totals %.1f s), commit %.1f s",
         process.pk,
         result,
         read - started,
+        timings.get("prepare", 0.0),
         timings.get("early_wait", 0.0),
         written - read,
         timings.get("copy", 0.0),

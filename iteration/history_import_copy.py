@@ -99,9 +99,10 @@ def row_count(fields: int) -> bytes:
 
 
 class CopyStream:
-    """COPY batches sent by a second thread on this transaction's connection while the caller builds
-    the next batch: PostgreSQL stores one while Python encodes the other. psycopg2 connections may be
-    shared between threads; the caller runs no query until the stream is closed."""
+    """COPY batches (and queries whose rows are wanted later) sent by a second thread on this
+    transaction's connection while the caller builds the next batch: PostgreSQL stores one while
+    Python encodes the other. psycopg2 connections may be shared between threads, not used by two at
+    once: the caller runs no query until the stream is closed."""
 
     def __init__(self, *, backlog: int = 2):
         """`backlog`: batches built ahead of the database (0: no limit, for a caller that queues its
@@ -116,12 +117,23 @@ class CopyStream:
         with self.raw.cursor() as cursor:
             while (batch := self.batches.get()) is not None:
                 if self.error is None:
-                    sql, data = batch
+                    sql, data, rows = batch
                     try:
-                        stream = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
-                        cursor.copy_expert(sql, stream, len(data) + 1)
+                        if rows is not None:
+                            cursor.execute(sql, data)
+                            rows.extend(cursor.fetchall())
+                        else:
+                            stream = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
+                            cursor.copy_expert(sql, stream, len(data) + 1)
                     except BaseException as exc:  # handed to the caller's thread, which raises it
                         self.error = exc
+
+    def fetch(self, sql: str, params: list) -> list:
+        """Queue a query; its rows are in the list returned once the stream is closed."""
+        rows: list = []
+        self._raise()
+        self.batches.put((sql, params, rows))
+        return rows
 
     def copy(
         self, model, columns: Sequence[str], rows: Iterable[str | bytes], *, binary: bool = False
@@ -148,7 +160,7 @@ class CopyStream:
     def _put(self, sql: str, rows: list, binary: bool) -> None:
         self._raise()
         data = b"".join((SIGNATURE, *rows, TRAILER)) if binary else "".join(rows)
-        self.batches.put((sql, data))
+        self.batches.put((sql, data, None))
 
     def _raise(self) -> None:
         if self.error is not None:

@@ -29,7 +29,7 @@ from iteration import history_import_copy as binary
 from iteration.history_import_copy import COPY_BATCH, CopyStream
 from iteration.history_import_files import DealRow, HistoryImportInvalid, Problem
 from orgs.models import Membership, Organization, Role, User
-from salesproc.lib.bulk_insert import bulk_insert
+from salesproc.lib.bulk_insert import bulk_insert, take_ids
 from salesproc.models import Process
 
 # Ids per `IN (…)` on SQLite, which allows 999 parameters a statement.
@@ -189,9 +189,9 @@ class _Existing:
 class ImportWriter:
     """The writes of one import, in two steps so the database can work while Python reads:
     `prepare` needs only the deals file (owners, accounts, the stored deals, the new deals' ids) and
-    may start copying the new deals' tags on a second thread (`copy_tags_now`) while the caller reads
-    the history file; `finish_early_copy` waits for that copy; `run` writes the rest. The caller's
-    transaction rolls everything back if the history file turns out to be wrong."""
+    may go on on a second thread (`early`: the stored deals' tags and history, the new deals' tags)
+    while the caller reads the history file; `finish_early_copy` waits for that thread; `run` writes
+    the rest. The caller's transaction rolls everything back if the history file turns out wrong."""
 
     def __init__(
         self,
@@ -217,6 +217,7 @@ class ImportWriter:
         self.new: list[DealRow] = []
         self.new_ids: dict[str, int] = {}
         self.early_copy: CopyStream | None = None
+        self.early_stored: tuple[list, list] | None = None
         self.tags_copied = False
         self.result = {
             "deals_created": 0,
@@ -228,13 +229,15 @@ class ImportWriter:
             "accounts_created": 0,
         }
 
-    def prepare(self, deals: dict[str, DealRow] | None = None, *, copy_tags_now: bool = False) -> None:
+    def prepare(self, deals: dict[str, DealRow] | None = None, *, early: bool = False) -> None:
         """Everything that needs only the deals file (`deals`, whose stage entries may still be
         missing): owners and accounts found or created, the stored deals read, ids taken for the new
-        ones. With `copy_tags_now` (PostgreSQL), the new deals' tags are queued for a second thread
-        to copy while the caller goes on; the caller runs no query before `finish_early_copy`."""
+        ones. With `early` (PostgreSQL), the stored deals' tags and history fingerprints are queried and
+        the new deals' tags copied by a second thread while the caller goes on; the caller runs no
+        query before `finish_early_copy`."""
         if deals is not None:
             self.deals = deals
+        started = time.monotonic()
         owners = self.owners()
         accounts = self.accounts()
         for deal in self.deals.values():
@@ -242,22 +245,27 @@ class ImportWriter:
             deal.account_id = accounts[deal.account]
         self.existing = self.existing_deals()
         existing_ids = sorted(e.id for e in self.existing.values())
-        self.stored_tags = self.stored_tags_text(existing_ids)
-        self.stored_history = self.stored_fingerprints(existing_ids)
         self.new = [d for d in self.deals.values() if d.external_id not in self.existing]
         if self.postgres and self.new:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                    [Deal._meta.db_table, len(self.new)],
-                )
-                self.new_ids = dict(
-                    zip((d.external_id for d in self.new), (r[0] for r in cursor.fetchall()), strict=True)
-                )
+            ids = take_ids(Deal, len(self.new))
+            self.new_ids = dict(zip((d.external_id for d in self.new), ids, strict=True))
         self.prepared = True
-        if copy_tags_now and self.postgres and self.new:
+        self.timings["prepare"] = time.monotonic() - started
+        if not (early and self.postgres and (self.new or existing_ids)):
+            self.stored_tags = self.stored_tags_text(existing_ids)
+            self.stored_history = self.stored_fingerprints(existing_ids)
+            return
+        # The rest runs on a second thread while the caller reads the history file: the stored deals'
+        # tags and history fingerprints (a re-import), the new deals' tags (a first import).
+        self.early_copy = CopyStream(backlog=0).start()
+        self.stored_tags = self.stored_history = {}
+        if existing_ids:
+            self.early_stored = (
+                self.early_copy.fetch(*self.stored_tags_sql(existing_ids)),
+                self.early_copy.fetch(*self.stored_fingerprints_sql(existing_ids)),
+            )
+        if self.new:
             self._row_checks_replica()
-            self.early_copy = CopyStream(backlog=0).start()
             self.early_copy.copy(DealTag, TAG_COLUMNS, self.tag_lines(self.new, self.new_ids))
             self.tags_copied = True
 
@@ -269,8 +277,12 @@ class ImportWriter:
         started = time.monotonic()
         stream.close(raise_error=not failed)
         self.timings["early_wait"] = time.monotonic() - started
-        if not failed:
-            self._row_checks_origin()
+        if failed:
+            return
+        if self.early_stored is not None:
+            tags, history = self.early_stored
+            self.stored_tags, self.stored_history = dict(tags), dict(history)
+        self._row_checks_origin()
 
     def run(self) -> dict:
         if not self.prepared:
@@ -441,19 +453,42 @@ class ImportWriter:
             for row in rows
         }
 
+    @staticmethod
+    def stored_tags_sql(deal_ids: list[int]) -> tuple[str, list]:
+        """The query of stored_tags_text on PostgreSQL: (deal_id, tag text) rows."""
+        sql = f"""
+            SELECT deal_id, string_agg(kind || ':' || value, %s ORDER BY kind, value COLLATE "C")
+            FROM {connection.ops.quote_name(DealTag._meta.db_table)}
+            WHERE deal_id = ANY(%s)
+            GROUP BY deal_id
+        """
+        return sql, [TAG_SEPARATOR, deal_ids]
+
+    @staticmethod
+    def stored_fingerprints_sql(deal_ids: list[int]) -> tuple[str, list]:
+        """The query of stored_fingerprints on PostgreSQL: (deal_id, fingerprint) rows."""
+
+        def micros(column: str) -> str:
+            return f"(extract(epoch from {column}) * 1000000)::bigint::text"
+
+        sql = f"""
+            SELECT deal_id, md5(string_agg(
+                coalesce(from_stage_id::text, '') || '>' || to_stage_id::text
+                || '@' || {micros("entered_at")} || '-' || coalesce({micros("left_at")}, ''),
+                ',' ORDER BY entered_at, id))
+            FROM {connection.ops.quote_name(StageChange._meta.db_table)}
+            WHERE deal_id = ANY(%s)
+            GROUP BY deal_id
+        """
+        return sql, [deal_ids]
+
     def stored_tags_text(self, deal_ids: list[int]) -> dict[int, str]:
         """`_tags` of each deal's stored tags (deals without tags are missing)."""
         if not deal_ids:
             return {}
         if self.postgres:
-            sql = f"""
-                SELECT deal_id, string_agg(kind || ':' || value, %s ORDER BY kind, value COLLATE "C")
-                FROM {connection.ops.quote_name(DealTag._meta.db_table)}
-                WHERE deal_id = ANY(%s)
-                GROUP BY deal_id
-            """
             with connection.cursor() as cursor:
-                cursor.execute(sql, [TAG_SEPARATOR, deal_ids])
+                cursor.execute(*self.stored_tags_sql(deal_ids))
                 return dict(cursor.fetchall())
         tags: dict[int, list] = {}
         for chunk in _chunks(deal_ids, self.chunk):
@@ -468,21 +503,8 @@ class ImportWriter:
         if not deal_ids:
             return {}
         if self.postgres:
-
-            def micros(column: str) -> str:
-                return f"(extract(epoch from {column}) * 1000000)::bigint::text"
-
-            sql = f"""
-                SELECT deal_id, md5(string_agg(
-                    coalesce(from_stage_id::text, '') || '>' || to_stage_id::text
-                    || '@' || {micros("entered_at")} || '-' || coalesce({micros("left_at")}, ''),
-                    ',' ORDER BY entered_at, id))
-                FROM {connection.ops.quote_name(StageChange._meta.db_table)}
-                WHERE deal_id = ANY(%s)
-                GROUP BY deal_id
-            """
             with connection.cursor() as cursor:
-                cursor.execute(sql, [deal_ids])
+                cursor.execute(*self.stored_fingerprints_sql(deal_ids))
                 return dict(cursor.fetchall())
         entries: dict[int, list] = {}
         for chunk in _chunks(deal_ids, self.chunk):

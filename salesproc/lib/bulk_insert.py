@@ -49,11 +49,7 @@ def bulk_insert(
     with nullcontext(cursor) if cursor is not None else connection.cursor() as cursor:
         if returning_ids:
             # Take the ids from the table's own sequence first, so later inserts never collide.
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [model._meta.db_table, pk.column, len(rows)],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
+            ids = take_ids(model, len(rows), cursor=cursor)
             names.insert(0, pk.column)
         sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({', '.join(map(connection.ops.quote_name, names))}) FROM STDIN"
         for start in range(0, len(rows), batch_size):
@@ -65,6 +61,20 @@ def bulk_insert(
             # One read of the whole batch: psycopg2's default 8 kB reads would each wait for the GIL.
             cursor.copy_expert(sql, io.StringIO(data), len(data) + 1)
     return ids
+
+
+def take_ids(model: type[models.Model], count: int, *, cursor=None) -> list[int]:
+    """`count` ids from the sequence of `model`'s primary key (PostgreSQL), for rows inserted later
+    with their ids given. The sequence is looked up once: pg_get_serial_sequence in the select list
+    would run once per id (2 s of 2.3 for 100,000 ids)."""
+    with nullcontext(cursor) if cursor is not None else connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_serial_sequence(%s, %s)::regclass::oid",
+            [model._meta.db_table, model._meta.pk.column],
+        )
+        sequence = cursor.fetchone()[0]
+        cursor.execute("SELECT nextval(%s::oid) FROM generate_series(1, %s)", [sequence, count])
+        return [row[0] for row in cursor.fetchall()]
 
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
