@@ -48,6 +48,7 @@ bench: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/import_bench.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/metrics_bench.py
 	@if [ -f bench/playbooks_bench.py ]; then DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/playbooks_bench.py; fi
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/recurrence_bench.py
 
 worker: install
 	$(BIN)/celery -A salesproc worker -l info

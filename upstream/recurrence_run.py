@@ -17,7 +17,7 @@ promotions in line with the groups.
   regrouped, dropped below MIN_DEALS, left the window or were deleted) is deleted, as iteration's
   suggestions are withdrawn: nobody decided on it, and the next run proposes it again if it comes back.
   A decided promotion is never touched.
-- **Cost**: a fixed number of queries per organization (about 12 reads, up to 8 writes), whatever the
+- **Cost**: a fixed number of queries per organization (12 reads, then a few bulk statements), whatever the
   number of steps or deals; all writes in one transaction, touching only promotions still proposed
   (locked), so an accept or dismiss that lands during the run wins.
 - **One run per organization at a time**: on PostgreSQL a session advisory lock per organization; a
