@@ -40,7 +40,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import Exact, GreaterThan
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -405,9 +405,11 @@ def deal_gaps_condition(codes: Iterable[str], *, now: datetime | None = None) ->
     codes = tuple(c for c in GAP_CODES if c in set(codes))
     if not codes:
         return Q()
-    mask = sum(GAP_BITS[c] for c in codes)
-    since = _default_since(None, now)
-    return Q(GreaterThan(GapBits(codes, since=since).bitand(Value(mask)), 0))
+    # GapBits of just these codes: any bit set is one of them. Written `<> 0` rather than as a mask
+    # test: PostgreSQL guesses that nearly every deal passes `<>` (a third for `>`), so a query that
+    # stops at a LIMIT is costed as the short scan it is, and stays below jit_above_cost (with `>`, a
+    # board at 100k deals filtered on any gap spent 250 ms compiling a JIT plan for a 20 ms query).
+    return ~Q(Exact(GapBits(codes, since=_default_since(None, now)), 0))
 
 
 def deal_gap_annotations(*, now: datetime | None = None) -> dict[str, GapBits]:
