@@ -164,17 +164,17 @@ def _run(organization, now: datetime, *, dry_run: bool) -> RunResult:
         )
         .values("id", "status", "signature")
     )
+    # The steps of the proposed and recently dismissed ones: how a group is recognised by its steps.
     links: dict[int, set[int]] = {p["id"]: set() for p in promotions}
     link_ids: dict[tuple[int, int], int] = {}
-    if groups or promotions:
-        for link_id, promotion_id, step_id in PromotionStep.objects.filter(
-            promotion__organization=organization,
-            promotion__origin=PromotionOrigin.RECURRENCE,
-            promotion__status__in=[PromotionStatus.PROPOSED, PromotionStatus.DISMISSED],
-        ).values_list("id", "promotion_id", "step_id"):
-            if promotion_id in links:
-                links[promotion_id].add(step_id)
-                link_ids[(promotion_id, step_id)] = link_id
+    open_or_quiet = [p["id"] for p in promotions if p["status"] != PromotionStatus.ACCEPTED]
+    if open_or_quiet:
+        rows_of_links = PromotionStep.objects.filter(promotion_id__in=open_or_quiet).values_list(
+            "id", "promotion_id", "step_id"
+        )
+        for link_id, promotion_id, step_id in rows_of_links:
+            links[promotion_id].add(step_id)
+            link_ids[(promotion_id, step_id)] = link_id
 
     planned = _plan(groups, promotions, links)
     if planned:

@@ -400,10 +400,20 @@ def test_one_run_reads_and_writes_a_fixed_number_of_queries(org, it_group, make_
         recurring_steps_refresh(organization=org)
     assert Promotion.objects.count() == 2
     assert len(second) == len(first)
-    # Reads: steps, promotions, their links, deals, tags, roles, stage entries, 3 population aggregates,
-    # stages; writes: savepoint, insert promotions, insert links, release (+ the advisory lock and its
-    # release on PostgreSQL).
-    assert len(first) == (17 if connection.vendor == "postgresql" else 15)
+    # Reads: steps, promotions, deals, tags, roles, stage entries, 3 population aggregates, stages;
+    # writes: savepoint, insert promotions, insert links, release (+ the advisory lock and its release
+    # on PostgreSQL).
+    assert len(first) == (16 if connection.vendor == "postgresql" else 14)
+    # A refresh that links new steps also reads the proposals' links and the proposals to update: one
+    # new step or six, the same count.
+    make_deal(status="lost", steps=[IT_SECURITY[0]])
+    with CaptureQueriesContext(connection) as one_more:
+        recurring_steps_refresh(organization=org)
+    for n in range(3):
+        make_deal(status="lost", steps=[IT_SECURITY[n], "Send the MSA to legal"])
+    with CaptureQueriesContext(connection) as six_more:
+        recurring_steps_refresh(organization=org)
+    assert len(one_more) == len(six_more)
 
 
 # The command and the tasks ----------------------------------------------------------------------------
