@@ -13,6 +13,7 @@ promotions in line with the groups.
   within DISMISSED_QUIET_DAYS (by signature or by its steps) is left alone; a proposed promotion that is
   the group is refreshed (title, description, target, process, stage, condition, evidence, step links);
   otherwise a new proposed promotion is written (origin recurrence, signature = the group's).
+- **At most MAX_OPEN_PROPOSALS open**: new groups beyond it (the smallest) wait (`skip_limit`).
 - **Groups that fell apart**: a proposed recurrence promotion that is no group any more (its steps
   regrouped, dropped below MIN_DEALS, left the window or were deleted) is deleted, as iteration's
   suggestions are withdrawn: nobody decided on it, and the next run proposes it again if it comes back.
@@ -45,6 +46,10 @@ LOOKBACK_DAYS = 365
 DISMISSED_QUIET_DAYS = 90
 # A promotion is the group that holds at least this share of its linked steps.
 OVERLAP_SHARE = 0.5
+# At most this many recurrence proposals open at once: new groups are proposed, largest first, only up
+# to it (the ones already proposed keep being refreshed). Ops review a short list; a smaller group gets
+# its turn when a proposal is decided or falls apart.
+MAX_OPEN_PROPOSALS = 50
 # First key of the two-int advisory lock: this job's namespace (the second is the organization id).
 LOCK_NAMESPACE = 0x5570  # "Up"
 
@@ -54,6 +59,7 @@ class Action:
     UPDATE = "update"
     SKIP_ACCEPTED = "skip_accepted"
     SKIP_DISMISSED = "skip_dismissed"
+    SKIP_LIMIT = "skip_limit"
 
 
 @dataclass
@@ -247,6 +253,12 @@ def _plan(
                     continue
         taken_signatures.add(item.signature)
         planned.append(item)
+    room = MAX_OPEN_PROPOSALS - sum(1 for p in planned if p.action == Action.UPDATE)
+    for item in planned:
+        if item.action == Action.CREATE:
+            if room <= 0:
+                item.action = Action.SKIP_LIMIT
+            room -= 1
     return planned
 
 

@@ -347,6 +347,22 @@ def test_a_dismissed_group_stays_quiet_for_90_days(org, it_group):
     assert fresh.signature == promotion.signature and fresh.id != promotion.id
 
 
+def test_new_groups_wait_beyond_the_open_proposals_limit(org, it_group, make_deal, monkeypatch):
+    monkeypatch.setattr("upstream.recurrence_run.MAX_OPEN_PROPOSALS", 1)
+    for _ in range(3):
+        make_deal(steps=["Sign the NDA"])
+    result = recurring_steps_refresh(organization=org)
+    # The larger group (five deals) first; the NDA (three) waits.
+    assert [(g.group.title, g.action) for g in result.groups] == [
+        ("security review with IT", Action.CREATE),
+        ("Sign the NDA", Action.SKIP_LIMIT),
+    ]
+    Promotion.objects.update(status=PromotionStatus.DISMISSED, decided_at=timezone.now(), dismiss_reason="No")
+    result = recurring_steps_refresh(organization=org)
+    assert [g.action for g in result.groups] == [Action.SKIP_DISMISSED, Action.CREATE]
+    assert Promotion.objects.get(status=PromotionStatus.PROPOSED).title == "Sign the NDA"
+
+
 def test_a_proposal_whose_group_fell_apart_is_removed(org, it_group):
     recurring_steps_refresh(organization=org)
     # Three of the five deals lose their step: two deals are no longer a group.
