@@ -66,6 +66,7 @@ STAGE_CHANGE_COLUMNS = (
     "process_version_id", "override_reason", "overridden_criteria",
 )  # fmt: skip
 TAG_COLUMNS = ("organization_id", "deal_id", "kind", "value")
+ACCOUNT_COLUMNS = ("id", "organization_id", "name", "industry", "created_at")
 # The foreign-key columns of the copied rows and what they refer to (see ImportWriter.copied_references);
 # a test keeps this in step with the models and the COPY columns above.
 COPY_REFERENCES = {
@@ -218,6 +219,7 @@ class ImportWriter:
         self.new_ids: dict[str, int] = {}
         self.early_copy: CopyStream | None = None
         self.early_stored: tuple[list, list] | None = None
+        self.new_accounts: list[tuple] = []
         self.tags_copied = False
         self.result = {
             "deals_created": 0,
@@ -251,12 +253,15 @@ class ImportWriter:
             self.new_ids = dict(zip((d.external_id for d in self.new), ids, strict=True))
         self.prepared = True
         self.timings["prepare"] = time.monotonic() - started
-        if not (early and self.postgres and (self.new or existing_ids)):
+        if not (early and self.postgres and (self.new or existing_ids or self.new_accounts)):
+            self.insert_accounts()
             self.stored_tags = self.stored_tags_text(existing_ids)
             self.stored_history = self.stored_fingerprints(existing_ids)
             return
         # The rest runs on a second thread while the caller reads the history file: the stored deals'
-        # tags and history fingerprints (a re-import), the new deals' tags (a first import).
+        # tags and history fingerprints (a re-import), the new accounts and the new deals' tags.
+        if self.new or self.new_accounts:
+            self._row_checks_replica()
         self.early_copy = CopyStream(backlog=0).start()
         self.stored_tags = self.stored_history = {}
         if existing_ids:
@@ -264,8 +269,8 @@ class ImportWriter:
                 self.early_copy.fetch(*self.stored_tags_sql(existing_ids)),
                 self.early_copy.fetch(*self.stored_fingerprints_sql(existing_ids)),
             )
+        self.insert_accounts(self.early_copy)
         if self.new:
-            self._row_checks_replica()
             self.early_copy.copy(DealTag, TAG_COLUMNS, self.tag_lines(self.new, self.new_ids))
             self.tags_copied = True
 
@@ -411,14 +416,15 @@ class ImportWriter:
 
     def accounts(self) -> dict[str, int]:
         """Account id by name: the org's oldest account of exactly that name, or a new one with the
-        industry of the first deal that names it."""
+        industry of the first deal that names it. On PostgreSQL the new accounts get their ids now
+        and are written by `insert_accounts`."""
         industries: dict[str, str] = {}
         for deal in self.deals.values():
             if not industries.get(deal.account):
                 industries[deal.account] = deal.industry
         names = sorted(industries)
         found: dict[str, int] = {}
-        for chunk in _chunks(names, SQLITE_CHUNK):
+        for chunk in _chunks(names, self.chunk):
             rows = (
                 Account.objects.for_org(self.org)
                 .filter(name__in=chunk)
@@ -428,15 +434,33 @@ class ImportWriter:
             for name, account_id in rows:
                 found.setdefault(name, account_id)
         missing = [n for n in names if n not in found]
-        ids = bulk_insert(
-            Account,
-            ("organization_id", "name", "industry", "created_at"),
-            [(self.org.id, name, industries[name], self.now) for name in missing],
-            returning_ids=True,
-        )
+        rows = [(self.org.id, name, industries[name], self.now) for name in missing]
+        if self.postgres:
+            ids = take_ids(Account, len(missing)) if missing else []
+            self.new_accounts = [(account_id, *row) for account_id, row in zip(ids, rows, strict=True)]
+        else:
+            ids = bulk_insert(Account, ACCOUNT_COLUMNS[1:], rows, returning_ids=True)
         found.update(zip(missing, ids, strict=True))
         self.result["accounts_created"] = len(missing)
         return found
+
+    def insert_accounts(self, stream: CopyStream | None = None) -> None:
+        """The new accounts `accounts` named (PostgreSQL), copied by `stream` or at once."""
+        rows, self.new_accounts = self.new_accounts, []
+        if not rows:
+            return
+        if stream is None:
+            bulk_insert(Account, ACCOUNT_COLUMNS, rows)
+            return
+        now = self.now.isoformat()
+        stream.copy(
+            Account,
+            (*ACCOUNT_COLUMNS, "website", "notes"),
+            (
+                f"{i}\t{org}\t{_text(name)}\t{_text(industry)}\t{now}\t\t\n"
+                for i, org, name, industry, _ in rows
+            ),
+        )
 
     # Existing deals
 
