@@ -220,6 +220,7 @@ class ImportWriter:
         self.early_copy: CopyStream | None = None
         self.early_stored: tuple[list, list] | None = None
         self.new_accounts: list[tuple] = []
+        self.created_accounts: list[tuple] = []
         self.tags_copied = False
         self.result = {
             "deals_created": 0,
@@ -447,6 +448,7 @@ class ImportWriter:
     def insert_accounts(self, stream: CopyStream | None = None) -> None:
         """The new accounts `accounts` named (PostgreSQL), copied by `stream` or at once."""
         rows, self.new_accounts = self.new_accounts, []
+        self.created_accounts += rows
         if not rows:
             return
         if stream is None:
@@ -683,8 +685,10 @@ class ImportWriter:
         return {apps.get_model(label): ids for label, ids in refs.items()}
 
     def references_to_check(self, new: list[DealRow], histories: list[DealRow]) -> dict:
-        """copied_references without the empty sets and NULLs."""
+        """copied_references without the empty sets and NULLs, nor the accounts this transaction
+        created (like the deals, they exist and no one else can delete them before it ends)."""
         refs = self.copied_references(new, histories)
+        refs[Account] -= {row[0] for row in self.created_accounts}
         return {model: ids - {None} for model, ids in refs.items() if ids - {None}}
 
     def _row_checks_off(self) -> bool:

@@ -164,3 +164,26 @@ def test_an_import_stores_the_files_values_exactly(org, process, rep):
     assert StageChange.objects.get(deal=x1, to_stage_id=names["Qualify"]).entered_at == datetime(
         1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC
     )
+
+
+def test_the_per_key_check_locks_the_existing_accounts_not_the_ones_the_import_creates(
+    org, process, rep, account, monkeypatch
+):
+    from iteration import history_import_write
+    from tests.iteration.test_history_import import run
+
+    checked = {}
+    check = history_import_write.ImportWriter._check_present
+
+    def spy(cursor, model, ids):
+        checked[model._meta.label] = ids
+        return check(cursor, model, ids)
+
+    monkeypatch.setattr(history_import_write.ImportWriter, "_check_present", staticmethod(spy))
+
+    result = run(org, process)  # D-1 on the existing account, D-2 and D-3 on two new ones
+
+    assert result["accounts_created"] == 2
+    assert checked["deals.Account"] == [account.id]
+    owners = set(Deal.objects.filter(organization=org).values_list("owner_id", flat=True))
+    assert checked["orgs.User"] == sorted(owners)
