@@ -21,6 +21,8 @@ from django.db import connection
 
 # Rows per COPY statement.
 COPY_BATCH = 20_000
+# The rows of a statement queued with CopyStream.execute: none are fetched.
+_NO_ROWS: list = []
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags 0, no header extension
 TRAILER = b"\xff\xff"
@@ -121,12 +123,18 @@ class CopyStream:
                     try:
                         if rows is not None:
                             cursor.execute(sql, data)
-                            rows.extend(cursor.fetchall())
+                            if rows is not _NO_ROWS:
+                                rows.extend(cursor.fetchall())
                         else:
                             stream = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
                             cursor.copy_expert(sql, stream, len(data) + 1)
                     except BaseException as exc:  # handed to the caller's thread, which raises it
                         self.error = exc
+
+    def execute(self, sql: str, params: list | None = None) -> None:
+        """Queue a statement whose result is not wanted."""
+        self._raise()
+        self.batches.put((sql, params, _NO_ROWS))
 
     def fetch(self, sql: str, params: list) -> list:
         """Queue a query; its rows are in the list returned once the stream is closed."""

@@ -221,6 +221,7 @@ class ImportWriter:
         self.early_stored: tuple[list, list] | None = None
         self.new_accounts: list[tuple] = []
         self.created_accounts: list[tuple] = []
+        self.analyzed_early: set = set()
         self.tags_copied = False
         self.result = {
             "deals_created": 0,
@@ -274,6 +275,12 @@ class ImportWriter:
         if self.new:
             self.early_copy.copy(DealTag, TAG_COLUMNS, self.tag_lines(self.new, self.new_ids))
             self.tags_copied = True
+        # A large import's accounts and tags are complete now: their statistics are refreshed here
+        # rather than after the deals (each new deal has at least one stage entry, so `analyze` would).
+        if 2 * len(self.new) >= ANALYZE_AFTER_ROWS:
+            self.analyzed_early = {Account, DealTag}
+            tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in self.analyzed_early)
+            self.early_copy.execute(f"ANALYZE {tables}")
 
     def finish_early_copy(self, *, failed: bool = False) -> None:
         """Wait for the tags copied by `prepare`; raise its error unless the caller is failing anyway."""
@@ -810,8 +817,13 @@ class ImportWriter:
         board, analytics, the next import) are not planned for the tables as they were before it."""
         written = self.result["deals_created"] + self.result["deals_updated"] + self.result["history_rows"]
         if self.postgres and written >= ANALYZE_AFTER_ROWS:
+            # The accounts and tags analyzed while the history file was read are not again, unless
+            # tags were written since (changed deals).
+            done = self.analyzed_early - ({DealTag} if self.result["deals_updated"] else set())
             tables = [
-                connection.ops.quote_name(m._meta.db_table) for m in (Deal, StageChange, DealTag, Account)
+                connection.ops.quote_name(m._meta.db_table)
+                for m in (Deal, StageChange, DealTag, Account)
+                if m not in done
             ]
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {', '.join(tables)}")

@@ -187,3 +187,24 @@ def test_the_per_key_check_locks_the_existing_accounts_not_the_ones_the_import_c
     assert checked["deals.Account"] == [account.id]
     owners = set(Deal.objects.filter(organization=org).values_list("owner_id", flat=True))
     assert checked["orgs.User"] == sorted(owners)
+
+
+def test_a_large_import_refreshes_the_statistics_of_every_table_it_wrote(
+    org, process, rep, account, monkeypatch
+):
+    from iteration import history_import_write
+    from tests.iteration.test_history_import import run
+
+    # Three deals count as large here: the accounts and tags are analyzed while the history file is
+    # read, the deals and stage entries at the end.
+    monkeypatch.setattr(history_import_write, "ANALYZE_AFTER_ROWS", 2)
+
+    run(org, process)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname IN "
+            "('deals_deal', 'deals_stagechange', 'deals_dealtag', 'deals_account')"
+        )
+        estimated = dict(cursor.fetchall())
+    assert estimated == {"deals_deal": 3, "deals_stagechange": 6, "deals_dealtag": 4, "deals_account": 3}
