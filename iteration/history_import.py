@@ -2,7 +2,9 @@
 
 - `history_import_validate` reads and checks both files (iteration.history_import_files) and what
   they mean for the organization, writing nothing;
-- `history_import_run` does the same, then writes everything in one transaction: all or nothing;
+- `history_import_run` does the same inside one transaction, under a lock on the process, and writes
+  everything in it: all or nothing. The database starts on what needs only the deals file (accounts,
+  the new deals' tags, a re-import's stored fingerprints) while the history file is read;
 - `history_import_start` keeps the uploaded files in a HistoryImport row and enqueues the job after
   commit; `history_import_execute` is the job (idempotent: a redelivered task does nothing new).
 
