@@ -14,6 +14,7 @@ from django.utils import timezone
 from deals.services import activity_log, deal_create, deal_move, stakeholder_add, step_add, step_comment_add
 from salesproc.services import criterion_add
 from tests.factories import ContactFactory
+from upstream.services import promotion_propose_from_step
 
 # session, user with memberships + the org's people (the owner filter, and a manager's team) + stages
 # with counts and sums from the rollups (also the process switcher) + the first cards of every column.
@@ -29,8 +30,9 @@ LOAD_MORE_QUERIES = 4
 # stakeholder and their comment counts) + the plays attached now (none here; with plays, four more whatever their number: their
 # questions, resources, steps and this deal's answers — tests/playbooks/test_deal_plays_pages.py)
 # + the strategy section: the strategy and the latest comments (once a strategy is saved, one more for
-# its history — tests/strategy/test_pages.py) + the notifications badge.
-DEAL_PAGE_QUERIES = 19  # includes the stall flags section
+# its history — tests/strategy/test_pages.py) + the notifications badge + which custom steps were sent
+# upstream (upstream's promote slot: one query for the whole plan, none when it has no custom step).
+DEAL_PAGE_QUERIES = 20  # includes the stall flags section
 # session, user with memberships + one page of deals + processes and members for the filters.
 DEAL_LIST_QUERIES = 6
 
@@ -113,6 +115,8 @@ def test_deal_page_query_count_does_not_grow_with_activity_steps_and_stakeholder
         step = step_add(deal=deal, by=rep, title=f"Step {i}", stakeholder=stakeholder, assignee=rep.user_id)
         for j in range(i % 3):
             step_comment_add(step=step, by=rep, body=f"Comment {j}")
+        if i % 2:
+            promotion_propose_from_step(step=step, by=rep)
         activity_log(deal=deal, by=rep, kind="call", subject=f"Call {i}", stakeholder=stakeholder)
     client.force_login(rep.user)
 
@@ -124,6 +128,7 @@ def test_deal_page_query_count_does_not_grow_with_activity_steps_and_stakeholder
     assert html.count('data-testid="stakeholder"') == n
     assert html.count('data-testid="step-stakeholder"') == n
     assert html.count('data-testid="step-comment-count"') == sum(1 for i in range(n) if i % 3)
+    assert html.count('data-testid="step-promotion-state"') == n // 2
 
 
 @pytest.mark.parametrize("n", [3, 60])
