@@ -245,6 +245,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the organization of the last run")
     args = parser.parse_args()
 
+    os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesproc.settings")
     import django
 
