@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from orgs.models import Membership
@@ -86,11 +87,37 @@ def play_evaluation_run_execute(run_id: int) -> bool:
     return True
 
 
+# Finished runs are kept this long for the play page and the API; the nightly job prunes older ones
+# (a play's latest run is always kept).
+RUN_KEEP_DAYS = 30
+
+
+def evaluation_runs_prune(*, now=None) -> int:
+    """Delete finished runs (done, superseded, failed) older than RUN_KEEP_DAYS, except each play's
+    latest run. One statement; returns how many were deleted."""
+    limit = (now or timezone.now()) - timedelta(days=RUN_KEEP_DAYS)
+    latest = PlayEvaluationRun.objects.filter(play_id=OuterRef("play_id")).order_by("-created_at", "-id")
+    deleted, _ = (
+        PlayEvaluationRun.objects.filter(
+            status__in=[
+                PlayEvaluationStatus.DONE,
+                PlayEvaluationStatus.SUPERSEDED,
+                PlayEvaluationStatus.FAILED,
+            ],
+            created_at__lt=limit,
+        )
+        .exclude(pk=Subquery(latest.values("pk")[:1]))
+        .delete()
+    )
+    return deleted
+
+
 def time_based_plays_reevaluate() -> list[int]:
     """Queue a bulk re-evaluation (`play_evaluation_request`) of every active play of an active
     playbook whose condition reads a field that changes with time alone (TIME_BASED_FIELDS: days in
     stage, stakeholder gaps — a deal becomes single-threaded when an activity turns 31 days old, with
-    no edit to re-evaluate it). Run nightly by Celery beat. Each run is the set-based job a play edit
+    no edit to re-evaluate it). Run nightly by Celery beat; it first prunes old finished runs
+    (evaluation_runs_prune). Each run is the set-based job a play edit
     starts, so a night costs one run per such play, not a task per deal; a run already queued for a
     play is joined. Returns the ids of the plays queued."""
     plays = list(
@@ -100,6 +127,8 @@ def time_based_plays_reevaluate() -> list[int]:
     )
     conds = play_conditions(plays)
     queued = [pid for pid, cond in conds.items() if cond.fields & TIME_BASED_FIELDS]
+    # A run a night per such play adds up: old finished runs go.
+    evaluation_runs_prune()
     for play in Play.objects.filter(pk__in=queued).order_by("id"):
         # Its own transaction: joining a queued run locks it (select_for_update), and the run's task
         # is sent when this commits.

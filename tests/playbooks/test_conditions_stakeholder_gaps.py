@@ -492,3 +492,36 @@ def test_evaluating_a_deal_costs_the_same_for_4_or_24_gap_plays(playbook, admin,
     # The gaps add two queries to an evaluation, once for all plays: the recent activities and the
     # decision-phase stays (procurement sits on this decision-phase deal).
     assert few == many <= 17
+
+
+def test_the_nightly_job_prunes_old_finished_runs_but_keeps_each_plays_latest(org, playbook):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from playbooks.triggering.runs import RUN_KEEP_DAYS, evaluation_runs_prune
+
+    now = timezone.now()
+    old = now - timedelta(days=RUN_KEEP_DAYS + 1)
+    first = PlayFactory(
+        playbook=playbook, name="First", condition={"field": "amount", "op": "gt", "value": 5}
+    )
+    second = PlayFactory(
+        playbook=playbook, name="Second", condition={"field": "amount", "op": "gt", "value": 9}
+    )
+
+    def run(play, status, at):
+        return PlayEvaluationRun.objects.create(
+            organization=org, play=play, status=status, created_at=at, finished_at=at
+        )
+
+    pruned = [run(first, "done", old - timedelta(days=2)), run(first, "failed", old - timedelta(days=1))]
+    kept = [
+        run(first, "done", now - timedelta(days=1)),  # recent
+        run(second, "done", old - timedelta(days=5)),  # old, but the play's latest
+        run(second, "running", old - timedelta(days=9)),  # not finished
+    ]
+    assert evaluation_runs_prune(now=now) == 2
+    assert set(PlayEvaluationRun.objects.values_list("id", flat=True)) == {r.id for r in kept}
+    assert not PlayEvaluationRun.objects.filter(id__in=[r.id for r in pruned]).exists()
+    assert evaluation_runs_prune(now=now) == 0
