@@ -21,6 +21,7 @@ urlpatterns = [
     path("deals/<int:deal_id>/win/", deal_page.deal_win_view, name="deal_win"),
     path("deals/<int:deal_id>/lose/", deal_page.deal_lose_view, name="deal_lose"),
     path("deals/<int:deal_id>/steps/", plan.step_add_view, name="step_add"),
+    path("deals/<int:deal_id>/steps/assignees/", plan.step_assignee_options, name="step_assignee_options"),
     path("deals/<int:deal_id>/steps/reorder/", plan.steps_reorder_view, name="steps_reorder"),
     path("deals/<int:deal_id>/steps/<int:step_id>/done/", plan.step_toggle, name="step_toggle"),
     path("deals/<int:deal_id>/steps/<int:step_id>/edit/", plan.step_edit, name="step_edit"),

@@ -338,6 +338,21 @@ def stakeholder_add_view(request: HtmxHttpRequest, membership: Membership, deal_
 
 
 @member_view
+def step_assignee_options(request: HtmxHttpRequest, membership: Membership, deal_id: int):
+    """The add-step form's assignee options (the org's active members), loaded when the form opens so
+    the deal page itself does not read the members. `?selected=` keeps a choice after a refused add."""
+    deal = get_deal(membership, deal_id)
+    if refused := wrong_method(request):
+        return refused
+    selected = (request.GET.get("selected") or "").strip()
+    return render(
+        request,
+        f"{TEMPLATE}#assignee_options",
+        {"members": org_people(membership), "selected": selected, "deal": deal},
+    )
+
+
+@member_view
 def stakeholder_contact_options(request: HtmxHttpRequest, membership: Membership, deal_id: int):
     """The contact picker's options matching ?q= (name or email)."""
     deal = get_deal(membership, deal_id)

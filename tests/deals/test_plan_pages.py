@@ -113,6 +113,42 @@ def test_adding_with_another_deals_stakeholder_is_a_field_message(client, rep, d
     assert not DealStep.objects.filter(deal=deal).exists()
 
 
+def test_the_add_forms_assignees_load_when_it_opens_and_a_chosen_one_is_saved(
+    client, rep, manager, other_rep, deal
+):
+    from tests.factories import MembershipFactory
+
+    gone = MembershipFactory(organization=rep.organization, user__email="gone@acme.test", is_active=False)
+    client.force_login(rep.user)
+    page = text(client.get(url("deal_detail", deal.id)))
+    assert f'hx-get="{url("step_assignee_options", deal.id)}?selected="' in page
+    assert (
+        manager.user.display_name
+        not in page.split('data-testid="step-add-assignee"')[1].split("</select>")[0]
+    )
+
+    options = text(client.get(url("step_assignee_options", deal.id), {"selected": str(manager.user_id)}))
+    chosen = re.findall(r'<option value="(\d+)" selected>', options)
+    assert chosen == [str(manager.user_id)]
+    offered = set(re.findall(r'<option value="(\d+)"', options))
+    assert offered == {str(m.user_id) for m in (rep, manager, other_rep)}
+    assert str(gone.user_id) not in offered
+
+    response = client.post(
+        url("step_add", deal.id), {"title": "Book the CFO", "assignee": manager.user_id}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert DealStep.objects.get(deal=deal, title="Book the CFO").assignee_id == manager.user_id
+
+
+def test_adding_with_an_assignee_from_another_org_is_a_field_message(client, rep, deal, other_org_world):
+    client.force_login(rep.user)
+    stranger = other_org_world["member"].user_id
+    response = client.post(url("step_add", deal.id), {"title": "X", "assignee": stranger}, headers=HTMX)
+    assert response.status_code == 422
+    assert not DealStep.objects.filter(deal=deal).exists()
+
+
 # ---- editing
 
 

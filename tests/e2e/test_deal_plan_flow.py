@@ -30,8 +30,14 @@ def test_manager_plans_and_coaches_the_rep_completes_and_confirms_value(
     plan.get_by_role("button", name="+ Add a step").click()
     plan.get_by_label("Step").fill("Book the CFO meeting")
     plan.get_by_label("Due").fill(due.isoformat())
+    # The assignees load when the form opens; the manager gives the step to the rep.
+    assignee = plan.get_by_test_id("step-add-assignee")
+    expect(assignee.locator(f'option[value="{rep.user_id}"]')).to_have_count(1)
+    assignee.select_option(str(rep.user_id))
     plan.get_by_role("button", name="Add", exact=True).click()
-    expect(page.get_by_test_id("plan-step").filter(has_text="Book the CFO meeting")).to_be_visible()
+    expect(page.get_by_test_id("plan-step").filter(has_text="Book the CFO meeting")).to_contain_text(
+        rep.user.display_name
+    )
     strategy = page.get_by_test_id("deal-strategy")
     strategy.get_by_label("Comment").fill("Get the CFO's success criteria in writing before the proposal.")
     strategy.get_by_test_id("comment-submit").click()
@@ -47,7 +53,8 @@ def test_manager_plans_and_coaches_the_rep_completes_and_confirms_value(
     )
     step.get_by_label("Done: Book the CFO meeting").check()
     expect(page.get_by_test_id("plan-step").filter(has_text="Book the CFO meeting")).to_contain_text("Done")
-    assert DealStep.objects.get(deal=deal, title="Book the CFO meeting").completed_by == rep.user
+    added = DealStep.objects.get(deal=deal, title="Book the CFO meeting")
+    assert (added.completed_by, added.assignee) == (rep.user, rep.user)
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("win").click()
