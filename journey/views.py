@@ -88,15 +88,19 @@ def deal_journey_view(request: HtmxHttpRequest, membership: Membership, deal_id:
     return render(request, DEAL_TEMPLATE, deal_section_context(membership, deal, full=True))
 
 
+def _message(exc: ServiceError) -> str:
+    if isinstance(exc, InvalidInput):
+        return " ".join(m for msgs in exc.errors.values() for m in msgs)
+    return exc.message
+
+
 @deal_action
 def value_plan_view(request: HtmxHttpRequest, membership: Membership, deal: Deal):
     """Plan one value conversation per stakeholder (those who have one keep it)."""
     try:
         value_plan_create(deal=deal, by=membership)
     except ServiceError as exc:
-        message = exc.message
-        if isinstance(exc, InvalidInput):
-            message = " ".join(m for msgs in exc.errors.values() for m in msgs)
+        message = _message(exc)
         if not request.htmx:
             messages.error(request, message)
             return _back(deal)
@@ -140,12 +144,6 @@ def value_confirmation_record_view(
         messages.success(request, "Conversation recorded.")
         return _back(deal)
     return _section(request, membership, deal, record_done=confirmation.pk)
-
-
-def _message(exc: ServiceError) -> str:
-    if isinstance(exc, InvalidInput):
-        return " ".join(m for msgs in exc.errors.values() for m in msgs)
-    return exc.message
 
 
 def _get_stakeholder(membership: Membership, deal: Deal, stakeholder_id: int) -> DealStakeholder:
@@ -222,9 +220,7 @@ def expansion_deal_view(request: HtmxHttpRequest, membership: Membership, deal: 
             confirmation=confirmation, by=membership, process=process, name=request.POST.get("name")
         )
     except ServiceError as exc:
-        message = exc.message
-        if isinstance(exc, InvalidInput):
-            message = " ".join(m for msgs in exc.errors.values() for m in msgs)
+        message = _message(exc)
         if not request.htmx:
             messages.error(request, message)
             return _back(deal)

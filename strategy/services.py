@@ -131,6 +131,57 @@ def strategy_update(*, deal: Deal, by: Membership, expected_version: int, **fiel
 
 
 @dataclass(frozen=True)
+class Mentioned:
+    """The @mentions of a comment's text, resolved once: what to store with the comment, who to notify
+    (never the author, at most MAX_MENTIONED) and the handles that named nobody."""
+
+    stored: list[dict]
+    recipients: list[int]
+    notified: list[Person]
+    unresolved: list[str]
+
+
+def mentions_resolve(*, organization_id: int, body: str, author_id: int) -> Mentioned:
+    """Resolve the @mentions of `body` among the organization's active members (one query)."""
+    people = mention_people(organization_id)
+    mentions = find_mentions(body, MentionDirectory(people))
+    recipients = [uid for uid in mentioned_user_ids(mentions) if uid != author_id][:MAX_MENTIONED]
+    kept = {author_id, *recipients}
+    by_id = {p.user_id: p for p in people}
+    return Mentioned(
+        stored=[
+            {"start": m.start, "end": m.end, "user_id": m.user_id}
+            for m in mentions
+            if m.user_id is not None and m.user_id in kept
+        ],
+        recipients=recipients,
+        notified=[by_id[uid] for uid in recipients],
+        unresolved=unresolved_handles(mentions),
+    )
+
+
+def mentions_notify(mentioned: Mentioned, *, deal: Deal, by: Membership, at, **target) -> None:
+    """One in-app notification per person mentioned, pointing at `target` (`comment=` a deal comment or
+    `step_comment=` a plan step's), and their emails after commit."""
+    notifications = Notification.objects.bulk_create(
+        [
+            Notification(
+                organization_id=deal.organization_id,
+                recipient_id=user_id,
+                kind=NotificationKind.MENTION,
+                deal=deal,
+                actor_id=by.user_id,
+                created_at=at,
+                **target,
+            )
+            for user_id in mentioned.recipients
+        ]
+    )
+    if notifications:
+        send_mention_emails.delay_on_commit([n.pk for n in notifications])
+
+
+@dataclass(frozen=True)
 class CommentPosted:
     """A new comment, the people its @mentions notified and the handles that named nobody."""
 
@@ -149,10 +200,7 @@ def comment_add(*, deal: Deal, by: Membership, body: str) -> CommentPosted:
     errors: dict = {}
     body = clean_text(body, "body", errors, max_length=COMMENT_MAX, required=True)
     raise_if(errors)
-    people = mention_people(deal.organization_id)
-    mentions = find_mentions(body, MentionDirectory(people))
-    recipients = [uid for uid in mentioned_user_ids(mentions) if uid != by.user_id][:MAX_MENTIONED]
-    kept = {by.user_id, *recipients}
+    mentioned = mentions_resolve(organization_id=deal.organization_id, body=body, author_id=by.user_id)
     now = timezone.now()
     comment = DealComment.objects.create(
         organization_id=deal.organization_id,
@@ -160,35 +208,11 @@ def comment_add(*, deal: Deal, by: Membership, body: str) -> CommentPosted:
         author_id=by.user_id,
         body=body,
         is_coaching=by.is_manager and deal.owner_id != by.user_id,
-        mentions=[
-            {"start": m.start, "end": m.end, "user_id": m.user_id}
-            for m in mentions
-            if m.user_id is not None and m.user_id in kept
-        ],
+        mentions=mentioned.stored,
         created_at=now,
     )
-    notifications = Notification.objects.bulk_create(
-        [
-            Notification(
-                organization_id=deal.organization_id,
-                recipient_id=user_id,
-                kind=NotificationKind.MENTION,
-                deal=deal,
-                comment=comment,
-                actor_id=by.user_id,
-                created_at=now,
-            )
-            for user_id in recipients
-        ]
-    )
-    if notifications:
-        send_mention_emails.delay_on_commit([n.pk for n in notifications])
-    by_id = {p.user_id: p for p in people}
-    return CommentPosted(
-        comment=comment,
-        notified=[by_id[uid] for uid in recipients],
-        unresolved=unresolved_handles(mentions),
-    )
+    mentions_notify(mentioned, deal=deal, by=by, at=now, comment=comment)
+    return CommentPosted(comment=comment, notified=mentioned.notified, unresolved=mentioned.unresolved)
 
 
 def notification_mark_read(*, notification: Notification, by: Membership) -> Notification:

@@ -27,11 +27,8 @@ from orgs.models import Membership
 from playbooks.triggering import deal_plays_refresh_on_commit
 from salesproc.lib.errors import InvalidInput, NotAllowed
 from salesproc.models import CriterionKind, ExitCriterion
-from strategy.mentions import MentionDirectory, Person, find_mentions, mentioned_user_ids, unresolved_handles
-from strategy.models import Notification, NotificationKind
-from strategy.selectors import mention_people
-from strategy.services import MAX_MENTIONED
-from strategy.tasks import send_mention_emails
+from strategy.mentions import Person
+from strategy.services import mentions_notify, mentions_resolve
 
 STEP_COMMENT_MAX = 5000
 
@@ -256,45 +253,18 @@ def step_comment_add(*, step: DealStep, by: Membership, body: str) -> StepCommen
     errors: dict = {}
     body = clean_text(body, "body", errors, max_length=STEP_COMMENT_MAX, required=True)
     raise_if(errors)
-    people = mention_people(deal.organization_id)
-    mentions = find_mentions(body, MentionDirectory(people))
-    recipients = [uid for uid in mentioned_user_ids(mentions) if uid != by.user_id][:MAX_MENTIONED]
-    kept = {by.user_id, *recipients}
+    mentioned = mentions_resolve(organization_id=deal.organization_id, body=body, author_id=by.user_id)
     now = timezone.now()
     comment = StepComment.objects.create(
         organization_id=deal.organization_id,
         step=step,
         author_id=by.user_id,
         body=body,
-        mentions=[
-            {"start": m.start, "end": m.end, "user_id": m.user_id}
-            for m in mentions
-            if m.user_id is not None and m.user_id in kept
-        ],
+        mentions=mentioned.stored,
         created_at=now,
     )
-    notifications = Notification.objects.bulk_create(
-        [
-            Notification(
-                organization_id=deal.organization_id,
-                recipient_id=user_id,
-                kind=NotificationKind.MENTION,
-                deal=deal,
-                step_comment=comment,
-                actor_id=by.user_id,
-                created_at=now,
-            )
-            for user_id in recipients
-        ]
-    )
-    if notifications:
-        send_mention_emails.delay_on_commit([n.pk for n in notifications])
-    by_id = {p.user_id: p for p in people}
-    return StepCommentPosted(
-        comment=comment,
-        notified=[by_id[uid] for uid in recipients],
-        unresolved=unresolved_handles(mentions),
-    )
+    mentions_notify(mentioned, deal=deal, by=by, at=now, step_comment=comment)
+    return StepCommentPosted(comment=comment, notified=mentioned.notified, unresolved=mentioned.unresolved)
 
 
 @transaction.atomic
