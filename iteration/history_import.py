@@ -35,6 +35,7 @@ from django.utils import timezone
 from deals.models import Deal
 from iteration.history_import_files import (
     HistoryImportInvalid,
+    HistoryStream,
     Problem,
     Problems,
     ReadFiles,
@@ -85,6 +86,7 @@ def _read(
     history_filename: str,
     progress: ProgressCallback | None,
     deals_read: Callable[[dict], None] | None = None,
+    stream: HistoryStream | None = None,
 ) -> ReadFiles:
     """Both files read and checked, or HistoryImportInvalid. `deals_read(deals)` is called between
     the two files when the deals file had no problem."""
@@ -106,6 +108,7 @@ def _read(
             problems=problems,
             progress=scaled,
             deals_read=deals_read,
+            stream=stream,
         )
     except TooManyProblems:
         files = None
@@ -205,7 +208,8 @@ def history_import_run(
 
         def deals_read(deals: dict) -> None:
             # The deals file is good: look up owners, accounts and stored deals now, and let the
-            # database compute the stored deals' fingerprints and copy the new deals' tags while this
+            # database compute the stored deals' fingerprints and copy the new deals' tags, then each
+            # new deal whose rows have ended (the writer is the reading's HistoryStream), while this
             # thread reads the history file. Should it be refused, the transaction rolls it all back.
             conflicts.extend(_other_process_conflicts(organization, locked, deals, deals_filename))
             if not conflicts:
@@ -221,6 +225,7 @@ def history_import_run(
                 history_filename=history_filename,
                 progress=progress,
                 deals_read=deals_read,
+                stream=writer,
             )
         except BaseException:
             writer.finish_early_copy(failed=True)

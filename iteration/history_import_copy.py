@@ -148,10 +148,7 @@ class CopyStream:
     ) -> int:
         """Queue `rows` for `model`'s table, in `columns` order: text-format lines, or with `binary`
         rows in the binary format (each starting with `row_count`). Returns how many."""
-        table = connection.ops.quote_name(model._meta.db_table)
-        sql = f"COPY {table} ({', '.join(map(connection.ops.quote_name, columns))}) FROM STDIN"
-        if binary:
-            sql += " WITH (FORMAT binary)"
+        sql = self._copy_sql(model, columns, binary)
         count = 0
         pending: list = []
         for row in rows:
@@ -164,6 +161,16 @@ class CopyStream:
             self._put(sql, pending, binary)
             count += len(pending)
         return count
+
+    def copy_batch(self, model, columns: Sequence[str], rows: list, *, binary: bool = False) -> None:
+        """Queue one statement copying `rows` (as in `copy`), however many there are."""
+        self._put(self._copy_sql(model, columns, binary), rows, binary)
+
+    @staticmethod
+    def _copy_sql(model, columns: Sequence[str], binary: bool) -> str:
+        table = connection.ops.quote_name(model._meta.db_table)
+        sql = f"COPY {table} ({', '.join(map(connection.ops.quote_name, columns))}) FROM STDIN"
+        return sql + " WITH (FORMAT binary)" if binary else sql
 
     def _put(self, sql: str, rows: list, binary: bool) -> None:
         self._raise()

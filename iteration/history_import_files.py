@@ -14,6 +14,11 @@ The rules, documented in docs/operations.md ("History import"):
 - every deal needs at least one history row; its first entry may not be before its created_at, a
   closed deal's closed_at may not be before its last entry, and two consecutive entries may not be in
   the same stage (the deal never left it).
+
+A history file grouped by deal (each deal's rows together, as exports usually are) can be written while
+it is read: when a deal's rows end and its history is correct, `HistoryStream.complete` hands it to the
+writer. Rows of a deal that come back later are not an error (the file is then simply not grouped):
+`HistoryStream.reopened` tells the writer to take that deal back.
 """
 
 import csv
@@ -24,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 
 from salesproc.lib.errors import InvalidInput
 
@@ -131,6 +137,22 @@ class DealRow:
     # Filled by the write: the ids the owner's email and the account's name resolve to.
     owner_id: int = 0
     account_id: int = 0
+    # Its history was checked (and found right) as soon as its rows ended; see HistoryStream.
+    checked: bool = False
+
+
+class HistoryStream(Protocol):
+    """What reading the history file tells a writer that stores deals while the file is read."""
+
+    # False once the writer wants no more deals, or once a deal was found wrong (the import will be
+    # refused: nothing more is worth writing). Read before each `complete`.
+    streaming: bool
+
+    def complete(self, deal: DealRow) -> None:
+        """The deal's rows have ended and its entries (sorted) passed every check."""
+
+    def reopened(self, deal: DealRow) -> None:
+        """More rows of a deal already given to `complete` came after other deals' rows."""
 
 
 @dataclass
@@ -155,12 +177,14 @@ def read_import_files(
     problems: Problems,
     progress: Callable[[int, str], None] | None = None,
     deals_read: Callable[[dict[str, DealRow]], None] | None = None,
+    stream: HistoryStream | None = None,
 ) -> ReadFiles:
     """Read and check both files. Problems go to `problems` (which raises TooManyProblems past its
     limit); the deals returned are only meaningful when no problem was found. `stage_ids` maps the
     process's stage names to ids. `progress(percent, phase)` is called now and then, 0 → 100.
     `deals_read(deals)` is called once the deals file is read without a problem, before the history
-    file is (the deals have no stage entries yet; the same dict is returned, with them)."""
+    file is (the deals have no stage entries yet; the same dict is returned, with them). `stream`, if
+    given, hears of each deal whose rows have ended, while no problem has been found."""
 
     def report(start: int, span: int, phase: str) -> Progress | None:
         if progress is None:
@@ -185,6 +209,7 @@ def read_import_files(
         deals_filename=deals_filename,
         stage_ids=stage_ids,
         progress=report(45, 50, "Reading the history file"),
+        stream=stream if deals_readable and not problems else None,
     )
     if deals_readable and history_rows is not None:
         _check_histories(deals, deals_filename, history_filename, problems)
@@ -528,12 +553,28 @@ def _read_history(
     deals_filename: str,
     stage_ids: dict[str, int],
     progress: Progress | None,
+    stream: HistoryStream | None = None,
 ) -> int | None:
     """Attach each history row to its deal; the number of rows, or None if the file is unreadable.
-    `known_ids` is None when the deals file could not be read (then no row is blamed for its deal)."""
+    `known_ids` is None when the deals file could not be read (then no row is blamed for its deal).
+    With `stream`, each deal is checked when its rows end (the next row is another deal's) and, if
+    right, handed to `stream.complete`; see HistoryStream."""
     rows = _csv_rows(data, filename, HISTORY_COLUMNS, problems, progress)
     if rows is None:
         return None
+
+    def ended(deal: DealRow) -> None:
+        if deal.checked:  # its rows went on after other deals': checked again once all are read
+            deal.checked = False
+            stream.reopened(deal)
+        elif stream.streaming and not problems:
+            if _check_deal(deal, deals_filename, filename, _ignore):
+                deal.checked = True
+                stream.complete(deal)
+            else:  # its problems are recorded once the whole file is read
+                stream.streaming = False
+
+    current = None
     add = problems.add
     stage_list = ", ".join(stage_ids)
     if len(stage_list) > 300:
@@ -552,6 +593,10 @@ def _read_history(
             entered_at = parse_time(entered_text)
             if entered_at is not None:
                 deal.entries.append((entered_at, stage_id, line))
+                if deal is not current:
+                    if current is not None and stream is not None:
+                        ended(current)
+                    current = deal
                 continue
         if not external_id:
             add(filename, line, "external_id", "Required: the external_id of a deal in the deals file.")
@@ -572,59 +617,78 @@ def _read_history(
             add(filename, line, "entered_at", f"Required: when the deal entered the stage ({_TIME_EXAMPLE}).")
         elif entered_at is None:
             add(filename, line, "entered_at", f'"{entered_text}" is not an ISO 8601 time ({_TIME_EXAMPLE}).')
+    if current is not None and stream is not None:
+        ended(current)
     return count
+
+
+def _ignore(*problem) -> None:
+    """The `add` of a check whose outcome alone is wanted."""
 
 
 def _check_histories(
     deals: dict[str, DealRow], deals_filename: str, history_filename: str, problems: Problems
 ) -> None:
-    """Per deal: at least one entry, no two at the same time, no repeated stage, inside the deal's
-    life (not before created_at; a closed deal's closed_at not before its last entry)."""
+    """Every deal not already checked while the history file was read (see _check_deal)."""
     add = problems.add
     for deal in deals.values():
-        entries = deal.entries
-        if not entries:
-            add(
-                deals_filename,
-                deal.line,
-                "external_id",
-                f'No stage history: {history_filename} has no row for "{deal.external_id}"; '
-                "every deal needs at least one.",
-            )
-            continue
-        entries.sort()
-        first_at, _, first_line = entries[0]
-        if first_at < deal.created_at:
+        if not deal.checked:
+            _check_deal(deal, deals_filename, history_filename, add)
+
+
+def _check_deal(deal: DealRow, deals_filename: str, history_filename: str, add: Callable) -> bool:
+    """At least one entry, no two at the same time, no repeated stage, inside the deal's life (not
+    before created_at; a closed deal's closed_at not before its last entry). Sorts the entries; each
+    problem goes to `add`; True when there was none."""
+    entries = deal.entries
+    if not entries:
+        add(
+            deals_filename,
+            deal.line,
+            "external_id",
+            f'No stage history: {history_filename} has no row for "{deal.external_id}"; '
+            "every deal needs at least one.",
+        )
+        return False
+    ok = True
+    entries.sort()
+    first_at, _, first_line = entries[0]
+    if first_at < deal.created_at:
+        ok = False
+        add(
+            history_filename,
+            first_line,
+            "entered_at",
+            f'"{deal.external_id}" enters its first stage before the deal was created '
+            f"({deal.created_at.isoformat()}, {deals_filename} line {deal.line}).",
+        )
+    for (prev_at, prev_stage, prev_line), (at, stage, line) in zip(entries, entries[1:], strict=False):
+        if at == prev_at:
+            ok = False
+            what = "Duplicate row" if stage == prev_stage else "Two stage entries at the same time"
             add(
                 history_filename,
-                first_line,
+                max(line, prev_line),
                 "entered_at",
-                f'"{deal.external_id}" enters its first stage before the deal was created '
-                f"({deal.created_at.isoformat()}, {deals_filename} line {deal.line}).",
+                f'{what}: "{deal.external_id}" at {at.isoformat()} is also on line {min(line, prev_line)}.',
             )
-        for (prev_at, prev_stage, prev_line), (at, stage, line) in zip(entries, entries[1:], strict=False):
-            if at == prev_at:
-                what = "Duplicate row" if stage == prev_stage else "Two stage entries at the same time"
-                add(
-                    history_filename,
-                    max(line, prev_line),
-                    "entered_at",
-                    f'{what}: "{deal.external_id}" at {at.isoformat()} is also on line {min(line, prev_line)}.',
-                )
-            elif stage == prev_stage:
-                add(
-                    history_filename,
-                    line,
-                    "stage",
-                    f'"{deal.external_id}" enters the stage it is already in (line {prev_line}); '
-                    "leave out the repeated row.",
-                )
-        last_at, _, last_line = entries[-1]
-        if deal.closed_at is not None and deal.closed_at < last_at:
+        elif stage == prev_stage:
+            ok = False
             add(
-                deals_filename,
-                deal.line,
-                "closed_at",
-                f"closed_at is before the deal's last stage entry ({last_at.isoformat()}, "
-                f"{history_filename} line {last_line}).",
+                history_filename,
+                line,
+                "stage",
+                f'"{deal.external_id}" enters the stage it is already in (line {prev_line}); '
+                "leave out the repeated row.",
             )
+    last_at, _, last_line = entries[-1]
+    if deal.closed_at is not None and deal.closed_at < last_at:
+        ok = False
+        add(
+            deals_filename,
+            deal.line,
+            "closed_at",
+            f"closed_at is before the deal's last stage entry ({last_at.isoformat()}, "
+            f"{history_filename} line {last_line}).",
+        )
+    return ok

@@ -7,7 +7,11 @@ Set-based throughout, whatever the number of deals:
 - changed deals: one UPDATE … FROM a temporary table on PostgreSQL (bulk_update elsewhere), guarded
   by the version each deal had when it was read; their replaced tags and history: one DELETE each;
 - new rows: COPY on PostgreSQL, the lines built by this thread while a second thread streams the
-  previous batch into the database (bulk_create elsewhere).
+  previous batch into the database (bulk_create elsewhere). When the history file is grouped by deal,
+  the new deals and their stage entries are copied while it is still being read (`complete`, called
+  by iteration.history_import_files as each deal's rows end), so PostgreSQL stores them on one core
+  while Python reads on the other; a deal whose rows turn out to go on further down the file is taken
+  back (`reopened`) and written with the rest once the file is read.
 """
 
 import hashlib
@@ -223,6 +227,15 @@ class ImportWriter:
         self.created_accounts: list[tuple] = []
         self.analyzed_early: set = set()
         self.tags_copied = False
+        # New deals copied while the history file was read (HistoryStream): their stage entries by
+        # external_id; those to take back; the rows waiting for a full batch.
+        self.streaming = False
+        self.streamed: dict[str, int] = {}
+        self.streamed_rows = 0
+        self.taken_back: list[DealRow] = []
+        self.encoder: _Encoder | None = None
+        self.pending_deals: list[bytes] = []
+        self.pending_history: list[bytes] = []
         self.result = {
             "deals_created": 0,
             "deals_updated": 0,
@@ -275,6 +288,8 @@ class ImportWriter:
         if self.new:
             self.early_copy.copy(DealTag, TAG_COLUMNS, self.tag_lines(self.new, self.new_ids))
             self.tags_copied = True
+            self.encoder = _Encoder(self)
+            self.streaming = True
         # A large import's accounts and tags are complete now: their statistics are refreshed here
         # rather than after the deals (each new deal has at least one stage entry, so `analyze` would).
         if 2 * len(self.new) >= ANALYZE_AFTER_ROWS:
@@ -282,11 +297,47 @@ class ImportWriter:
             tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in self.analyzed_early)
             self.early_copy.execute(f"ANALYZE {tables}")
 
+    # HistoryStream: new deals copied while the history file is read.
+
+    def complete(self, deal: DealRow) -> None:
+        deal_id = self.new_ids.get(deal.external_id)
+        if deal_id is None:  # a stored deal: compared with the file, and written if changed, by `run`
+            return
+        encoder = self.encoder
+        self.pending_deals.append(encoder.deal(deal, deal_id))
+        history = encoder.history(deal, deal_id)
+        self.streamed[deal.external_id] = len(history)
+        self.streamed_rows += len(history)
+        self.pending_history.extend(history)
+        if len(self.pending_history) >= COPY_BATCH:
+            self._send_pending()
+
+    def reopened(self, deal: DealRow) -> None:
+        # The file is not grouped by deal: no more deals are taken before the whole file is read.
+        self.streaming = False
+        rows = self.streamed.pop(deal.external_id, None)
+        if rows is not None:
+            self.streamed_rows -= rows
+            self.taken_back.append(deal)
+
+    def _send_pending(self) -> None:
+        stream = self.early_copy
+        if self.pending_deals:
+            stream.copy_batch(Deal, DEAL_COPY_COLUMNS, self.pending_deals, binary=True)
+        if self.pending_history:
+            stream.copy_batch(StageChange, STAGE_CHANGE_COLUMNS, self.pending_history, binary=True)
+        self.pending_deals, self.pending_history = [], []
+
     def finish_early_copy(self, *, failed: bool = False) -> None:
-        """Wait for the tags copied by `prepare`; raise its error unless the caller is failing anyway."""
-        stream, self.early_copy = self.early_copy, None
+        """Wait for what `prepare` and `complete` sent; raise its error unless the caller is failing
+        anyway."""
+        stream = self.early_copy
         if stream is None:
             return
+        if not failed:
+            self._send_pending()
+        self.early_copy = None
+        self.streaming = False
         started = time.monotonic()
         stream.close(raise_error=not failed)
         self.timings["early_wait"] = time.monotonic() - started
@@ -328,6 +379,7 @@ class ImportWriter:
         self.delete_for_deals(StageChange, [deal_ids[d.external_id] for d in rewrite])
         deal_ids.update(self.new_ids)
         started = time.monotonic()
+        self.take_back()
         self.insert(new, retag, rewrite, deal_ids)
         self.timings["copy"] = self.timings.get("copy", 0.0) + time.monotonic() - started
         self.result["deals_created"] = len(new)
@@ -630,14 +682,31 @@ class ImportWriter:
 
     # New rows
 
+    def take_back(self) -> None:
+        """Delete the deals copied while the history file was read whose rows went on further down
+        (`reopened`), with their stage entries: `insert` writes them again, complete. Their tags stay."""
+        if not self.taken_back:
+            return
+        ids = [self.new_ids[d.external_id] for d in self.taken_back]
+        self._row_checks_replica()
+        self.delete_for_deals(StageChange, ids)
+        with connection.cursor() as cursor:
+            table = connection.ops.quote_name(Deal._meta.db_table)
+            cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])
+        self._row_checks_origin()
+
     def insert(
         self, new: list[DealRow], retag: list[DealRow], rewrite: list[DealRow], deal_ids: dict[str, int]
     ) -> None:
         """The new deals, and the tags and history of the new deals and of the changed ones that
         need them (`deal_ids` holds the ids of both; on SQLite the new ones are added here). The new
-        deals' tags are left out when `prepare` copied them already."""
+        deals' tags are left out when `prepare` copied them already, and so are the new deals that
+        `complete` copied."""
         tagged = retag if self.tags_copied else [*new, *retag]
         histories = [*new, *rewrite]
+        streamed = self.streamed
+        copy_new = [d for d in new if d.external_id not in streamed] if streamed else new
+        copy_histories = [*copy_new, *rewrite]
         if not self.postgres:
             ids = bulk_insert(
                 Deal, DEAL_COPY_COLUMNS[1:18], [self.deal_row(d) for d in new], returning_ids=True
@@ -650,10 +719,13 @@ class ImportWriter:
             return
         self._row_checks_replica()
         with CopyStream() as stream:
-            stream.copy(Deal, DEAL_COPY_COLUMNS, self.deal_copy_rows(new, deal_ids), binary=True)
+            stream.copy(Deal, DEAL_COPY_COLUMNS, self.deal_copy_rows(copy_new, deal_ids), binary=True)
             stream.copy(DealTag, TAG_COLUMNS, self.tag_lines(tagged, deal_ids))
-            self.result["history_rows"] = stream.copy(
-                StageChange, STAGE_CHANGE_COLUMNS, self.history_copy_rows(histories, deal_ids), binary=True
+            self.result["history_rows"] = self.streamed_rows + stream.copy(
+                StageChange,
+                STAGE_CHANGE_COLUMNS,
+                self.history_copy_rows(copy_histories, deal_ids),
+                binary=True,
             )
         self._row_checks_origin()
         if self.bulk_checks:
@@ -735,40 +807,9 @@ class ImportWriter:
 
     def deal_copy_rows(self, deals: list[DealRow], deal_ids: dict[str, int]) -> Iterator[bytes]:
         """New deals as binary COPY rows (iteration.history_import_copy), DEAL_COPY_COLUMNS order."""
-        int8, text, timestamptz, numeric = binary.int8, binary.text, binary.timestamptz, binary.numeric
-        start = binary.row_count(len(DEAL_COPY_COLUMNS))
-        org, process = int8(self.org.id), int8(self.process.id)
-        # updated_at now, version 1; expected_close and budget NULL; lead_source and description empty.
-        tail = timestamptz(self.now) + binary.int4(1) + binary.NULL + binary.NULL + text("") + text("")
-        amounts: dict = {}
+        encode = (self.encoder or _Encoder(self)).deal
         for deal in deals:
-            last_at, last_stage, _ = deal.entries[-1]
-            amount = amounts.get(deal.amount)
-            if amount is None:
-                amount = amounts[deal.amount] = numeric(deal.amount)
-            yield b"".join(
-                (
-                    start,
-                    int8(deal_ids[deal.external_id]),
-                    org,
-                    text(deal.external_id),
-                    process,
-                    text(deal.name),
-                    int8(deal.account_id),
-                    text(deal.industry),
-                    int8(deal.owner_id),
-                    amount,
-                    text(deal.currency),
-                    timestamptz(deal.created_at),
-                    text(deal.status),
-                    timestamptz(deal.closed_at),
-                    text(deal.lost_reason),
-                    int8(last_stage),
-                    timestamptz(last_at),
-                    timestamptz(last_activity(deal)),
-                    tail,
-                )
-            )
+            yield encode(deal, deal_ids[deal.external_id])
 
     def tag_rows(self, deals: list[DealRow], deal_ids: dict[str, int]) -> Iterator[tuple]:
         org = self.org.id
@@ -792,25 +833,10 @@ class ImportWriter:
                 yield (org, deal_id, from_id, to_id, entered, left, None, version, "", [])
 
     def history_copy_rows(self, deals: list[DealRow], deal_ids: dict[str, int]) -> Iterator[bytes]:
-        """Stage entries as binary COPY rows, STAGE_CHANGE_COLUMNS order (the values of history_rows).
-        Five rows a deal: built from constant pieces rather than through history_rows, whose tuples
-        and per-value conversion would cost more than PostgreSQL's storing them."""
-        int8, micros, null = binary.int8, binary.micros, binary.NULL
-        pair = binary.pack8
-        start = binary.row_count(len(STAGE_CHANGE_COLUMNS)) + int8(self.org.id)
-        # by NULL, the process's current version, no override reason, no overridden criteria.
-        tail = null + int8(self.process.current_version_id) + binary.text("") + binary.jsonb("[]")
+        """Stage entries as binary COPY rows, STAGE_CHANGE_COLUMNS order (the values of history_rows)."""
+        encode = (self.encoder or _Encoder(self)).history
         for deal in deals:
-            head = start + int8(deal_ids[deal.external_id])
-            entries = deal.entries
-            # Each time is converted once: an entry's start is also the previous entry's end.
-            times = [pair(8, micros(at)) for at, _, _ in entries]
-            times.append(null if deal.closed_at is None else pair(8, micros(deal.closed_at)))
-            previous = null
-            for i, (_, to_id, _) in enumerate(entries):
-                stage = pair(8, to_id)
-                yield b"".join((head, previous, stage, times[i], times[i + 1], tail))
-                previous = stage
+            yield from encode(deal, deal_ids[deal.external_id])
 
     def analyze(self) -> None:
         """Fresh planner statistics after a large import, so the next queries on these tables (the
@@ -827,6 +853,75 @@ class ImportWriter:
             ]
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {', '.join(tables)}")
+
+
+class _Encoder:
+    """A new deal and its stage entries as binary COPY rows (iteration.history_import_copy), with the
+    values every row of the import shares encoded once."""
+
+    def __init__(self, writer: ImportWriter):
+        int8, text = binary.int8, binary.text
+        self.deal_start = binary.row_count(len(DEAL_COPY_COLUMNS))
+        self.org, self.process = int8(writer.org.id), int8(writer.process.id)
+        # updated_at now, version 1; expected_close and budget NULL; lead_source and description empty.
+        self.deal_tail = (
+            binary.timestamptz(writer.now) + binary.int4(1) + binary.NULL + binary.NULL + text("") + text("")
+        )
+        self.amounts: dict = {}
+        self.entry_start = binary.row_count(len(STAGE_CHANGE_COLUMNS)) + self.org
+        # by NULL, the process's current version, no override reason, no overridden criteria.
+        self.entry_tail = (
+            binary.NULL + int8(writer.process.current_version_id) + text("") + binary.jsonb("[]")
+        )
+
+    def deal(self, deal: DealRow, deal_id: int) -> bytes:
+        """DEAL_COPY_COLUMNS order."""
+        int8, text, timestamptz = binary.int8, binary.text, binary.timestamptz
+        last_at, last_stage, _ = deal.entries[-1]
+        amount = self.amounts.get(deal.amount)
+        if amount is None:
+            amount = self.amounts[deal.amount] = binary.numeric(deal.amount)
+        return b"".join(
+            (
+                self.deal_start,
+                int8(deal_id),
+                self.org,
+                text(deal.external_id),
+                self.process,
+                text(deal.name),
+                int8(deal.account_id),
+                text(deal.industry),
+                int8(deal.owner_id),
+                amount,
+                text(deal.currency),
+                timestamptz(deal.created_at),
+                text(deal.status),
+                timestamptz(deal.closed_at),
+                text(deal.lost_reason),
+                int8(last_stage),
+                timestamptz(last_at),
+                timestamptz(last_activity(deal)),
+                self.deal_tail,
+            )
+        )
+
+    def history(self, deal: DealRow, deal_id: int) -> list[bytes]:
+        """STAGE_CHANGE_COLUMNS order, one row per entry (the values of ImportWriter.history_rows),
+        built from constant pieces: each time is converted once, as an entry's start is also the
+        previous entry's end."""
+        micros, null, pair = binary.micros, binary.NULL, binary.pack8
+        head = self.entry_start + binary.int8(deal_id)
+        tail = self.entry_tail
+        entries = deal.entries
+        times = [pair(8, micros(at)) for at, _, _ in entries]
+        times.append(null if deal.closed_at is None else pair(8, micros(deal.closed_at)))
+        rows = []
+        previous = null
+        for i, (_, to_id, _) in enumerate(entries):
+            stage = pair(8, to_id)
+            rows.append(b"".join((head, previous, stage, times[i], times[i + 1], tail)))
+            previous = stage
+        return rows
 
 
 def _copy_value(value) -> str:
