@@ -93,17 +93,15 @@ def test_rep_reorders_the_plan_by_drag_and_by_keyboard_and_comments_on_a_step(
     steps = page.get_by_test_id("plan-step")
     expect(steps).to_have_count(3)
 
-    # Drag "Book the CFO" by its handle above "Discovery call".
-    handle = steps.filter(has_text="Book the CFO").locator(".plan-handle")
-    target = steps.filter(has_text="Discovery call")
-    handle_box, target_box = handle.bounding_box(), target.bounding_box()
-    page.mouse.move(handle_box["x"] + handle_box["width"] / 2, handle_box["y"] + handle_box["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(target_box["x"] + 20, target_box["y"] + 8, steps=12)
-    page.mouse.move(target_box["x"] + 20, target_box["y"] + 4, steps=4)
-    page.mouse.up()
-    expect(steps.first).to_contain_text("Book the CFO")
+    # Drag "Book the CFO" by its handle above "Discovery call", once the sections the page loads after
+    # it have arrived (they move the plan down) and the plan's drag and drop is set up.
     page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => window.Sortable && Sortable.get(document.getElementById('plan-steps'))")
+    handle = steps.filter(has_text="Book the CFO").locator(".plan-handle")
+    with page.expect_response(lambda response: response.url.endswith("/reorder/")) as posted:
+        handle.drag_to(steps.filter(has_text="Discovery call"), target_position={"x": 20, "y": 4})
+    assert posted.value.ok
+    expect(steps.first).to_contain_text("Book the CFO")
     assert plan_order() == ["Book the CFO", "Discovery call", "Send the ROI model"]
 
     # From the keyboard: the move button keeps the focus on the moved step.
