@@ -8,6 +8,7 @@ triggering and the deal pages, and are read-only here."""
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.utils import timezone
 
 from deals.admin import SameOrganizationForm
@@ -155,6 +156,8 @@ class PlayResourceForm(PlayChildForm):
 @admin.register(PlayResource)
 class PlayResourceAdmin(PlayChildAdmin):
     form = PlayResourceForm
+    # A link typed without a scheme is https, as in the play editor (and Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("title", "play", "url", "file", "order", "organization")
     list_filter = ("organization",)
     search_fields = ("title", "play__name")
