@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from django.apps import apps
 from django.contrib.auth.hashers import make_password
@@ -227,13 +228,11 @@ class ImportWriter:
         self.created_accounts: list[tuple] = []
         self.analyzed_early: set = set()
         self.tags_copied = False
-        # New deals copied while the history file was read (HistoryStream): their stage entries by
-        # external_id; those to take back; the rows waiting for a full batch.
+        # New deals copied while the history file was read (HistoryStream): their number of stage
+        # entries by external_id; those to take back; the rows waiting for a full batch.
         self.streaming = False
         self.streamed: dict[str, int] = {}
-        self.streamed_rows = 0
         self.taken_back: list[DealRow] = []
-        self.encoder: _Encoder | None = None
         self.pending_deals: list[bytes] = []
         self.pending_history: list[bytes] = []
         self.result = {
@@ -288,7 +287,6 @@ class ImportWriter:
         if self.new:
             self.early_copy.copy(DealTag, TAG_COLUMNS, self.tag_lines(self.new, self.new_ids))
             self.tags_copied = True
-            self.encoder = _Encoder(self)
             self.streaming = True
         # A large import's accounts and tags are complete now: their statistics are refreshed here
         # rather than after the deals (each new deal has at least one stage entry, so `analyze` would).
@@ -296,6 +294,10 @@ class ImportWriter:
             self.analyzed_early = {Account, DealTag}
             tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in self.analyzed_early)
             self.early_copy.execute(f"ANALYZE {tables}")
+
+    @cached_property
+    def encoder(self) -> "_Encoder":
+        return _Encoder(self)
 
     # HistoryStream: new deals copied while the history file is read.
 
@@ -307,7 +309,6 @@ class ImportWriter:
         self.pending_deals.append(encoder.deal(deal, deal_id))
         history = encoder.history(deal, deal_id)
         self.streamed[deal.external_id] = len(history)
-        self.streamed_rows += len(history)
         self.pending_history.extend(history)
         if len(self.pending_history) >= COPY_BATCH:
             self._send_pending()
@@ -315,9 +316,7 @@ class ImportWriter:
     def reopened(self, deal: DealRow) -> None:
         # The file is not grouped by deal: no more deals are taken before the whole file is read.
         self.streaming = False
-        rows = self.streamed.pop(deal.external_id, None)
-        if rows is not None:
-            self.streamed_rows -= rows
+        if self.streamed.pop(deal.external_id, None) is not None:
             self.taken_back.append(deal)
 
     def _send_pending(self) -> None:
@@ -721,7 +720,7 @@ class ImportWriter:
         with CopyStream() as stream:
             stream.copy(Deal, DEAL_COPY_COLUMNS, self.deal_copy_rows(copy_new, deal_ids), binary=True)
             stream.copy(DealTag, TAG_COLUMNS, self.tag_lines(tagged, deal_ids))
-            self.result["history_rows"] = self.streamed_rows + stream.copy(
+            self.result["history_rows"] = sum(streamed.values()) + stream.copy(
                 StageChange,
                 STAGE_CHANGE_COLUMNS,
                 self.history_copy_rows(copy_histories, deal_ids),
@@ -807,7 +806,7 @@ class ImportWriter:
 
     def deal_copy_rows(self, deals: list[DealRow], deal_ids: dict[str, int]) -> Iterator[bytes]:
         """New deals as binary COPY rows (iteration.history_import_copy), DEAL_COPY_COLUMNS order."""
-        encode = (self.encoder or _Encoder(self)).deal
+        encode = self.encoder.deal
         for deal in deals:
             yield encode(deal, deal_ids[deal.external_id])
 
@@ -834,7 +833,7 @@ class ImportWriter:
 
     def history_copy_rows(self, deals: list[DealRow], deal_ids: dict[str, int]) -> Iterator[bytes]:
         """Stage entries as binary COPY rows, STAGE_CHANGE_COLUMNS order (the values of history_rows)."""
-        encode = (self.encoder or _Encoder(self)).history
+        encode = self.encoder.history
         for deal in deals:
             yield from encode(deal, deal_ids[deal.external_id])
 
