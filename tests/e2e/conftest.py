@@ -40,8 +40,17 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(10_000)
     pg = context.new_page()
+    if os.environ.get("E2E_SLOW_SETTLE"):
+        pg.route("**/htmx.min.js*", _htmx_settling_slowly)
     yield pg
     context.close()
+
+
+def _htmx_settling_slowly(route) -> None:
+    """Serve htmx with a 700 ms settle delay (E2E_SLOW_SETTLE=1), so a test that acts on swapped-in
+    content before htmx has bound it fails every time; see htmx_settled()."""
+    response = route.fetch()
+    route.fulfill(response=response, body=response.text() + ";htmx.config.defaultSettleDelay=700;")
 
 
 def login(page, email: str, password: str) -> None:
@@ -50,3 +59,11 @@ def login(page, email: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has no request in flight and has finished settling what it swapped in.
+
+    htmx binds the hx-* attributes of swapped-in content when it settles, a few milliseconds after the
+    new elements appear: an event fired on them before that reaches no handler and is lost."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")

@@ -13,6 +13,7 @@ from deals.models import DealStep
 from deals.services import stakeholder_add, step_add
 from journey.models import ValueConfirmation
 from strategy.models import Notification
+from tests.e2e.conftest import htmx_settled
 from tests.e2e.test_rep_flow import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -105,6 +106,7 @@ def test_rep_reorders_the_plan_by_drag_and_by_keyboard_and_comments_on_a_step(
     assert plan_order() == ["Book the CFO", "Discovery call", "Send the ROI model"]
 
     # From the keyboard: the move button keeps the focus on the moved step.
+    htmx_settled(page)
     page.get_by_role("button", name="Move down: Book the CFO").focus()
     page.keyboard.press("Enter")
     expect(steps.nth(1)).to_contain_text("Book the CFO")
@@ -112,18 +114,24 @@ def test_rep_reorders_the_plan_by_drag_and_by_keyboard_and_comments_on_a_step(
     assert plan_order() == ["Discovery call", "Book the CFO", "Send the ROI model"]
 
     # Link the step to the champion, then discuss it with the manager.
+    htmx_settled(page)
     step = steps.filter(has_text="Book the CFO")
     step.get_by_role("button", name="Edit: Book the CFO").click()
     form = page.get_by_test_id("step-edit-form")
+    expect(form).to_be_visible()
+    htmx_settled(page)
     form.get_by_label("With").select_option(str(champion.id))
     form.get_by_role("button", name="Save").click()
     expect(steps.filter(has_text="Book the CFO").get_by_test_id("step-stakeholder")).to_contain_text(
         "Hank Scorpio"
     )
 
+    htmx_settled(page)
     step = steps.filter(has_text="Book the CFO")
     step.get_by_test_id("step-comments-toggle").click()
     thread = step.get_by_test_id("step-thread")
+    expect(thread.get_by_label("Comment on Book the CFO")).to_be_visible()
+    htmx_settled(page)
     thread.get_by_label("Comment on Book the CFO").fill("@mara can you join? Hank wants an exec sponsor.")
     thread.get_by_test_id("step-comment-submit").click()
     expect(thread.get_by_test_id("step-comment-posted")).to_contain_text("Notified Mara Lopez")

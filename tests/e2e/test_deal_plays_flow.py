@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from playbooks.models import PlayAnswer
+from tests.e2e.conftest import htmx_settled
 from tests.e2e.test_rep_flow import sign_in
 from tests.factories import PlaybookFactory, PlayFactory, PlayQuestionFactory, PlayStepFactory
 
@@ -32,6 +33,8 @@ def test_a_champion_brings_a_play_the_rep_answers_and_works(
 
     page.locator("#deal-stakeholders").get_by_role("button", name="+ Add").click()
     form = page.get_by_test_id("stakeholder-form")
+    expect(form).to_be_visible()
+    htmx_settled(page)
     form.locator("select[name=contact]").select_option(label=f"{contact.name} (Globex)")
     form.locator("select[name=role]").select_option("champion")
     form.get_by_role("button", name="Add stakeholder").click()
@@ -40,11 +43,13 @@ def test_a_champion_brings_a_play_the_rep_answers_and_works(
     expect(card).to_contain_text("Arm the champion")
     expect(card.get_by_test_id("play-why")).to_have_text("Why: stakeholder roles contain Champion.")
     expect(card.locator("strong")).to_have_text("what success looks like")
+    htmx_settled(page)
 
     card.get_by_label("What would make them a hero?").fill("A smooth audit")
     card.get_by_role("button", name="Save").click()
     expect(plays.get_by_test_id("answer-saved")).to_have_text("Saved.")
     assert PlayAnswer.objects.get(deal=deal).text == "A smooth audit"
+    htmx_settled(page)
 
     page.get_by_label("Done: Send the champion kit").check()
     expect(plays.get_by_test_id("play-step")).to_contain_text("(done)")

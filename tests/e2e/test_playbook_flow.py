@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from playbooks.models import DealPlay, Play
+from tests.e2e.conftest import htmx_settled
 from tests.e2e.test_rep_flow import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,6 +27,7 @@ def test_ops_build_a_competitor_play_and_a_rep_sees_it_on_a_deal(page, live_serv
     rule.get_by_label("Field").select_option("competitors")
     rule = page.get_by_test_id("condition-rule").first  # the builder was redrawn for the new field
     expect(rule.get_by_label("Operator")).to_have_value("contains")
+    htmx_settled(page)  # the redrawn builder listens for typing only once settled
     rule.get_by_label("Value").fill("Globex")
     expect(page.get_by_test_id("preview-count")).to_contain_text("Matches 0 open deals now")
     page.get_by_label("Talk track").fill("Globex wins on price: show the **three-year cost**.")

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from deals.models import Deal, StageChange
 from salesproc.services import criterion_add
-from tests.e2e.conftest import login
+from tests.e2e.conftest import htmx_settled, login
 from tests.fixtures import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -51,8 +51,10 @@ def test_rep_creates_a_deal_meets_the_exit_criterion_and_moves_it(
     expect(unmet).to_contain_text("Complete the step in the plan")
     assert StageChange.objects.filter(deal=deal).count() == 1
 
+    htmx_settled(page)
     page.get_by_label("Done: Confirm budget owner").check()
     expect(page.get_by_test_id("criteria-progress")).to_have_text("1 of 1 met")
+    htmx_settled(page)
 
     page.get_by_test_id("move-next").click()
     expect(page.get_by_test_id("move-done")).to_have_text(f"Moved to {stages[1].name}.")
