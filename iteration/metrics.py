@@ -104,8 +104,10 @@ def process_metrics(
     """Funnel metrics of one process per stage, plus a summary, as JSON-able data (the body of
     GET /api/processes/{id}/metrics/). See the module docstring for the exact definitions.
 
-    Guarantees: two database queries (the stages, then one statement for every number) whatever the
-    number of deals; the same numbers on PostgreSQL and SQLite; scoped to the process's organization.
+    Guarantees: two database queries (the stages, then one statement for every number; on PostgreSQL
+    one more before it turns the JIT compiler off for that statement and, inside a caller's
+    transaction, one after it to put the setting back) whatever the number of deals;
+    the same numbers on PostgreSQL and SQLite; scoped to the process's organization.
     `now` (default: the current time) is the time open entries are censored at and stalls measured to."""
     filters = filters or MetricFilters()
     now = now or timezone.now()
@@ -116,10 +118,11 @@ def process_metrics(
     )
     by_index: dict[int | None, dict] = {}
     if stages:
+        dialect = Dialect.current()
         sql, params = metrics_statement(
-            process=process, stages=stages, filters=filters, now=now, dialect=Dialect.current()
+            process=process, stages=stages, filters=filters, now=now, dialect=dialect
         )
-        with connection.cursor() as cursor:
+        with dialect.without_jit(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             columns = [col[0] for col in cursor.description]
             for row in cursor.fetchall():

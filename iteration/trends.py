@@ -14,42 +14,36 @@
   The median, p75 and p90 equal the engine's `days_in_stage` for the same filters.
 
 Both take the engine's MetricFilters (cohort by entry time or version: on the first entry; deal filters:
-owner, industry, amount) and are ONE set-based statement each, whatever the number of deals: the first
-entries are picked by a NOT EXISTS over the (deal, entered_at) index and "advanced" is an EXISTS, so the
-database does the work and Python sees one row per stage and month.
+owner, industry, amount) and are ONE statement each, whatever the number of deals: the engine's own
+statement (iteration.metrics_sql, shapes "months" and "stays"), which finds the first entries and
+whether each advanced as the funnel does, then groups them by stage and month, or takes the quantiles
+of their stays. Python sees one row per stage and month, or per stage.
+
+`first_entries` gives the same first entries as a queryset, for callers that join them to other rows
+(the suggestions' criteria, the plays' effectiveness): correlated NOT EXISTS / EXISTS subqueries, slower
+over a whole large process than the engine's statement, but composable.
 
 Numbers: rates are fractions rounded to 4 places, days rounded to 2; `small_sample` is True below
 SMALL_SAMPLE deals (resolved deals for a rate, stays for a distribution)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
+from django.db import connection
 from django.db.models import (
-    Aggregate,
-    BigIntegerField,
     Case,
-    Count,
     Exists,
-    F,
-    FloatField,
-    Func,
     IntegerField,
-    Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
-    Sum,
     Value,
     When,
 )
-from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from deals.models import DealStatus, StageChange
 from iteration.metrics import CONFIDENCE, MetricFilters
-from iteration.metrics_sql import US_PER_DAY, Dialect
+from iteration.metrics_sql import STAY_QUANTILES, US_PER_DAY, Dialect, metrics_statement
 from iteration.stats import wilson_interval
 from orgs.models import Membership
 from salesproc.models import Process, ProcessVersion, Stage
@@ -58,39 +52,6 @@ from salesproc.models import Process, ProcessVersion, Stage
 SMALL_SAMPLE = 30
 # Conversion by month shows at most this many months: the latest ones that have entries.
 MONTHS_SHOWN = 24
-
-
-class _Micros(Func):
-    """`later − earlier` in integer microseconds, exactly, on PostgreSQL and SQLite (the engine's
-    expression, so the two agree to the microsecond). For plain column references only."""
-
-    arity = 2
-    output_field = BigIntegerField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        later, later_params = compiler.compile(self.source_expressions[0])
-        earlier, earlier_params = compiler.compile(self.source_expressions[1])
-        # The SQLite form repeats each operand; columns carry no parameters to repeat.
-        assert not later_params and not earlier_params, "_Micros takes columns, not parameters"
-        return Dialect(connection.vendor).micros(later, earlier), []
-
-
-class _PercentileCont(Aggregate):
-    """`percentile_cont(fraction) WITHIN GROUP (ORDER BY value)`; on SQLite the engine's registered
-    aggregate with the same interpolation (Dialect.current() registers it)."""
-
-    name = "PercentileCont"
-    output_field = FloatField()
-
-    def __init__(self, expression, *, fraction: float, **extra):
-        if not 0 <= fraction <= 1:
-            raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
-        self.fraction = float(fraction)
-        super().__init__(expression, **extra)
-
-    def as_sql(self, compiler, connection, **extra_context):
-        value, params = compiler.compile(self.source_expressions[0])
-        return Dialect(connection.vendor).percentile(self.fraction, value), params
 
 
 def _stages(process: Process) -> list[Stage]:
@@ -163,10 +124,6 @@ def _rate_point(entered: int, advanced: int, dropped: int) -> dict:
     }
 
 
-def _month_key(value: datetime | date) -> str:
-    return f"{value.year:04d}-{value.month:02d}"
-
-
 def _month_range(first: str, last: str) -> list[str]:
     year, month = int(first[:4]), int(first[5:])
     out = []
@@ -176,6 +133,40 @@ def _month_range(first: str, last: str) -> list[str]:
         if key >= last:
             return out
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _cohort_rows(*, process: Process, filters: MetricFilters | None, stages: list[Stage], shape: str) -> list:
+    """The rows of the metrics engine's statement in `shape` ("months" or "stays"), with each row's
+    stage index turned into its Stage. One query (on PostgreSQL, with the engine's JIT switch)."""
+    if not stages:
+        return []
+    dialect = Dialect.current()
+    # The idle rule takes no part in these shapes: idle days are given only because the statement's
+    # common part computes them.
+    stage_values = [
+        {
+            "id": st.id,
+            "probability": st.probability,
+            "expected_days": st.expected_days,
+            "organization__idle_days": 0,
+        }
+        for st in stages
+    ]
+    sql, params = metrics_statement(
+        process=process,
+        stages=stage_values,
+        filters=filters or MetricFilters(),
+        now=timezone.now(),
+        dialect=dialect,
+        shape=shape,
+    )
+    with dialect.without_jit(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [col[0] for col in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        row["stage"] = stages[row.pop("stage_idx")]
+    return rows
 
 
 def conversion_by_month(
@@ -193,21 +184,13 @@ def conversion_by_month(
     "entered", "advanced", "dropped", "resolved", "rate", "ci", "small_sample"}, …]}, …]}.
     One query (plus one for the stages unless given)."""
     stages = stages if stages is not None else _stages(process)
-    rows = (
-        first_entries(process=process, filters=filters)
-        .annotate(month=TruncMonth("entered_at"))
-        .values("to_stage_id", "month")
-        .annotate(entered=Count("id"), advanced_n=Sum("advanced"), dropped_n=Sum("dropped"))
-        .order_by()
-    )
     counts: dict[tuple[int, str], tuple[int, int, int]] = {}
-    for row in rows:
-        month = row["month"]
-        key = (
-            row["to_stage_id"],
-            _month_key(timezone.localtime(month) if timezone.is_aware(month) else month),
+    for row in _cohort_rows(process=process, filters=filters, stages=stages, shape="months"):
+        counts[(row["stage"].id, row["month"])] = (
+            int(row["entered"]),
+            int(row["advanced"] or 0),
+            int(row["dropped"] or 0),
         )
-        counts[key] = (row["entered"], int(row["advanced_n"] or 0), int(row["dropped_n"] or 0))
     keys = sorted({month for _, month in counts})
     month_list = _month_range(keys[0], keys[-1])[-months:] if keys else []
     return {
@@ -227,9 +210,6 @@ def conversion_by_month(
     }
 
 
-_QUANTILES = {"p10": 0.1, "q1": 0.25, "median": 0.5, "q3": 0.75, "p90": 0.9}
-
-
 def days_in_stage_distribution(
     *, process: Process, filters: MetricFilters | None = None, stages: list[Stage] | None = None
 ) -> list[dict]:
@@ -237,21 +217,8 @@ def days_in_stage_distribution(
     "min", "p10", "q1", "median", "q3", "p90", "max", "expected_days", "small_sample"}; the numbers
     are None when no deal has left the stage. One query (plus one for the stages unless given)."""
     stages = stages if stages is not None else _stages(process)
-    Dialect.current()  # registers SQLite's percentile aggregate on this connection
-    stay = _Micros(F("left_at"), F("entered_at"))
-    rows = (
-        first_entries(process=process, filters=filters)
-        .filter(left_at__isnull=False)
-        .values("to_stage_id")
-        .annotate(
-            n=Count("id"),
-            min_us=Min(stay),
-            max_us=Max(stay),
-            **{f"{name}_us": _PercentileCont(stay, fraction=f) for name, f in _QUANTILES.items()},
-        )
-        .order_by()
-    )
-    by_stage = {row["to_stage_id"]: row for row in rows}
+    rows = _cohort_rows(process=process, filters=filters, stages=stages, shape="stays")
+    by_stage = {row["stage"].id: row for row in rows}
     out = []
     for stage in stages:
         row = by_stage.get(stage.id, {})
@@ -267,7 +234,7 @@ def days_in_stage_distribution(
                 "stage_id": stage.id,
                 "n": n,
                 "min": days("min_us"),
-                **{name: days(f"{name}_us") for name in _QUANTILES},
+                **{name: days(f"{name}_us") for name in STAY_QUANTILES},
                 "max": days("max_us"),
                 "expected_days": stage.expected_days,
                 "small_sample": n < SMALL_SAMPLE,

@@ -127,8 +127,11 @@ def test_the_page_query_count_does_not_grow_with_deals(
     with CaptureQueriesContext(connection) as many:
         client.get(url)
 
-    # 16 with the unread notifications badge (strategy: one COUNT on every page).
-    assert len(many.captured_queries) == len(few.captured_queries) == 16
+    # 16 with the unread notifications badge (strategy: one COUNT on every page); on PostgreSQL two
+    # more around each of the three statements of the metrics engine (the funnel, by month, the
+    # distribution), which turn the JIT compiler off for it and back.
+    expected = 22 if connection.vendor == "postgresql" else 16
+    assert len(many.captured_queries) == len(few.captured_queries) == expected
 
 
 def test_charts_escape_names_and_mark_small_samples():
