@@ -21,7 +21,8 @@ Definitions (DESIGN.md, "Metrics"), and the choices made where it leaves room:
   lowest order, with the same cohort filters), the share that reached S or beyond: that ever had an
   entry into a stage of order ≥ S's, or were won. 1.0 for the first stage by construction.
 - **days_in_stage**: left − entered of the first entry, over the cohort deals that left S (whether by
-  a move or by closing); median, p75, p90 as `percentile_cont`. `n` is how many left. `km_median` is
+  a move or by closing); median, p75, p90 (and p10, p25, min, max for the box plot) as
+  `percentile_cont`. `n` is how many left. `km_median` is
   the Kaplan–Meier median (smallest event time where survival ≤ 0.5) with the deals that have not
   left S censored at `now` − entered; null when survival never reaches 0.5.
 - **stalled**: cohort deals that are open, currently in S (`Deal.stage`), and either have been in S's
@@ -201,6 +202,10 @@ def _stage_rows(stages: list[dict], by_index: dict[int | None, dict]) -> list[di
                     "p75": _days(row.get("stay_p75_us")),
                     "p90": _days(row.get("stay_p90_us")),
                     "km_median": _days(row.get("km_median_us")),
+                    "p10": _days(row.get("stay_p10_us")),
+                    "p25": _days(row.get("stay_p25_us")),
+                    "min": _days(row.get("stay_min_us")),
+                    "max": _days(row.get("stay_max_us")),
                     "n": _int(row.get("left_count")),
                 },
                 "stalled": _int(row.get("stalled")),

@@ -444,6 +444,8 @@ stay AS (
         SELECT {pct(0.5, "x.us")} AS stay_p50_us,
                {pct(0.75, "x.us")} AS stay_p75_us,
                {pct(0.9, "x.us")} AS stay_p90_us,
+               {pct(0.1, "x.us")} AS stay_p10_us,
+               {pct(0.25, "x.us")} AS stay_p25_us,
                array_agg(x.us ORDER BY x.us) AS stays
         FROM unnest(s.stays) AS x(us)
     ) p
@@ -513,6 +515,7 @@ km_rank AS (
 stage_row AS (
     SELECT s.stage_idx, s.entered, s.advanced, s.dropped, s.won, s.lost, s.left_count,
            p.stay_p50_us, p.stay_p75_us, p.stay_p90_us, p.stays[CAST(r.k AS INTEGER)] AS km_median_us,
+           p.stay_p10_us, p.stay_p25_us, p.stays[1] AS stay_min_us, p.stays[cardinality(p.stays)] AS stay_max_us,
            t.threshold_us, sd.stalled,
            {reached_columns}
     FROM stage_stat s
@@ -537,6 +540,10 @@ stage_stat AS (
            {pct(0.5, "stay_us")} AS stay_p50_us,
            {pct(0.75, "stay_us")} AS stay_p75_us,
            {pct(0.9, "stay_us")} AS stay_p90_us,
+           {pct(0.1, "stay_us")} AS stay_p10_us,
+           {pct(0.25, "stay_us")} AS stay_p25_us,
+           MIN(stay_us) AS stay_min_us,
+           MAX(stay_us) AS stay_max_us,
            {pct(0.75, "stay_us")} FILTER (WHERE advanced = 1 AND {needs_p75}) AS advanced_stay_p75_us,
            salesproc_km_median(COALESCE(stay_us, censored_us), CASE WHEN stay_us IS NULL THEN 0 ELSE 1 END)
                AS km_median_us,
@@ -552,6 +559,7 @@ threshold AS (
 stage_row AS (
     SELECT s.stage_idx, s.entered, s.advanced, s.dropped, s.won, s.lost, s.left_count,
            s.stay_p50_us, s.stay_p75_us, s.stay_p90_us, s.km_median_us, t.threshold_us,
+           s.stay_p10_us, s.stay_p25_us, s.stay_min_us, s.stay_max_us,
            s.idle_here + (
                SELECT COUNT(*) FROM first_entry fe
                WHERE fe.stage_idx = s.stage_idx AND fe.open_here = 1 AND fe.idle = 0

@@ -210,6 +210,36 @@ def conversion_by_month(
     }
 
 
+def distribution_from_metrics(metric_stages: list[dict], stages: list[Stage]) -> list[dict] | None:
+    """days_in_stage_distribution's rows read from the engine's per-stage numbers (process_metrics'
+    "stages", live or from a snapshot), which carry the same quantiles over the same stays: no query.
+    None when they cannot give it: a snapshot written before the engine gave p10, p25, min and max, or
+    one that lacks a stage added since."""
+    by_id = {row["stage_id"]: row["days_in_stage"] for row in metric_stages}
+    out = []
+    for stage in stages:
+        days = by_id.get(stage.id)
+        if days is None or not {"p10", "p25", "min", "max"} <= days.keys():
+            return None
+        out.append(
+            {
+                "stage": stage.name,
+                "stage_id": stage.id,
+                "n": days["n"],
+                "min": days["min"],
+                "p10": days["p10"],
+                "q1": days["p25"],
+                "median": days["median"],
+                "q3": days["p75"],
+                "p90": days["p90"],
+                "max": days["max"],
+                "expected_days": stage.expected_days,
+                "small_sample": days["n"] < SMALL_SAMPLE,
+            }
+        )
+    return out
+
+
 def days_in_stage_distribution(
     *, process: Process, filters: MetricFilters | None = None, stages: list[Stage] | None = None
 ) -> list[dict]:

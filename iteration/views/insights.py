@@ -22,7 +22,7 @@ from iteration.compare import compare_split, compare_versions
 from iteration.metrics import MetricFilters, process_metrics
 from iteration.models import MetricRun, MetricSnapshot
 from iteration.snapshots import metric_run_request
-from iteration.trends import conversion_by_month, days_in_stage_distribution
+from iteration.trends import conversion_by_month, days_in_stage_distribution, distribution_from_metrics
 from iteration.views.suggestions import suggestions_context
 from orgs.models import Membership
 from salesproc.lib.errors import InvalidInput, NotAllowed
@@ -159,11 +159,13 @@ def insights(request, membership: Membership, process_id: int):
                 for message in messages:
                     compare_form.add_error(field if field in compare_form.fields else None, message)
     active_run = MetricRun.objects.filter(process=process, status__in=("queued", "running")).first()
-    # Conversion by month and the days-in-stage distribution are computed live (one query each), for
-    # the same cohort as the numbers above.
+    # Conversion by month is computed live (one query), for the same cohort as the numbers above; the
+    # days-in-stage box plot is read from those numbers.
     stage_rows = list(Stage.objects.filter(process=process, organization=org).order_by("order"))
     trend = conversion_by_month(process=process, filters=filters, stages=stage_rows)
-    boxes = days_in_stage_distribution(process=process, filters=filters, stages=stage_rows)
+    boxes = distribution_from_metrics(metrics["stages"], stage_rows)
+    if boxes is None:  # a snapshot older than the box plot's quantiles
+        boxes = days_in_stage_distribution(process=process, filters=filters, stages=stage_rows)
     return render(
         request,
         TEMPLATE,

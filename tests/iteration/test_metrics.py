@@ -143,9 +143,12 @@ def test_qualify_funnel_by_hand(process, histories):
     assert q["win_rate"] == 0.4286  # 3/7
     assert q["cumulative_conversion"] == 1.0
     # First stays (days): A5 B4 C4 E2 F10 H2 I2 K2 L2; G has not left.
-    # Sorted 2 2 2 2 2 4 4 5 10: median = 2; p75 at 6 → 4; p90 at 7.2 → 5 + 0.2 × 5 = 6.
-    # KM: 10 at risk, 5 leave at 2 days → S = 0.5 → median 2.
-    assert q["days_in_stage"] == {"median": 2.0, "p75": 4.0, "p90": 6.0, "km_median": 2.0, "n": 9}
+    # Sorted 2 2 2 2 2 4 4 5 10: median = 2; p75 at 6 → 4; p90 at 7.2 → 5 + 0.2 × 5 = 6; p10 at 0.8
+    # and p25 at 2 → 2. KM: 10 at risk, 5 leave at 2 days → S = 0.5 → median 2.
+    assert q["days_in_stage"] == {
+        **{"median": 2.0, "p75": 4.0, "p90": 6.0, "km_median": 2.0, "n": 9},
+        **{"p10": 2.0, "p25": 2.0, "min": 2.0, "max": 10.0},
+    }
     # G: open in Qualify for 70 days > expected 10.
     assert (q["stalled"], q["threshold_days"], q["threshold_source"]) == (1, 10.0, "expected_days")
     assert (q["order"], q["phase"]) == (1, "change")
@@ -162,9 +165,13 @@ def test_discover_funnel_by_hand(process, histories):
     # Reached Discover or beyond, of the ten in Qualify: all but G and I.
     assert d["cumulative_conversion"] == 0.8
     # First stays: A10 C3 E10 H1 (its first entry, 7 → 8) K4 L3; F censored at 80.
-    # Sorted 1 3 3 4 10 10: median at 2.5 → 3.5; p75 at 3.75 → 4 + 0.75 × 6 = 8.5; p90 at 4.5 → 10.
+    # Sorted 1 3 3 4 10 10: median at 2.5 → 3.5; p75 at 3.75 → 4 + 0.75 × 6 = 8.5; p90 at 4.5 → 10;
+    # p10 at 0.5 → 1 + 0.5 × 2 = 2; p25 at 1.25 → 3.
     # KM: t1 6/7; t3 (6 at risk, 2 leave) 4/7; t4 (4 at risk) 3/7 ≤ 0.5 → 4.
-    assert d["days_in_stage"] == {"median": 3.5, "p75": 8.5, "p90": 10.0, "km_median": 4.0, "n": 6}
+    assert d["days_in_stage"] == {
+        **{"median": 3.5, "p75": 8.5, "p90": 10.0, "km_median": 4.0, "n": 6},
+        **{"p10": 2.0, "p25": 3.0, "min": 1.0, "max": 10.0},
+    }
     assert (d["stalled"], d["threshold_days"]) == (1, 14.0)  # F: 80 days
 
 
@@ -177,8 +184,11 @@ def test_propose_funnel_by_hand(process, histories):
     assert p["win_rate"] == 0.5
     assert p["cumulative_conversion"] == 0.6  # A B E(won) H K L of ten
     # Stays: A10 B6 K3 L5; H censored at 84. Sorted 3 5 6 10: median 5.5; p75 at 2.25 → 7;
-    # p90 at 2.7 → 8.8. KM: t3 4/5; t5 3/5; t6 2/5 → 6.
-    assert p["days_in_stage"] == {"median": 5.5, "p75": 7.0, "p90": 8.8, "km_median": 6.0, "n": 4}
+    # p90 at 2.7 → 8.8; p10 at 0.3 → 3.6; p25 at 0.75 → 4.5. KM: t3 4/5; t5 3/5; t6 2/5 → 6.
+    assert p["days_in_stage"] == {
+        **{"median": 5.5, "p75": 7.0, "p90": 8.8, "km_median": 6.0, "n": 4},
+        **{"p10": 3.6, "p25": 4.5, "min": 3.0, "max": 10.0},
+    }
     assert p["stalled"] == 1  # H: 84 days > 21
 
 
@@ -189,7 +199,10 @@ def test_negotiate_funnel_by_hand(process, histories):
     assert n["conversion_ci"] == [0.2065, 1.0]  # Wilson 1/1
     assert n["cumulative_conversion"] == 0.3  # A E L
     # One stay of 10 days, an event with one at risk: S drops to 0 there.
-    assert n["days_in_stage"] == {"median": 10.0, "p75": 10.0, "p90": 10.0, "km_median": 10.0, "n": 1}
+    assert n["days_in_stage"] == {
+        **{"median": 10.0, "p75": 10.0, "p90": 10.0, "km_median": 10.0, "n": 1},
+        **{"p10": 10.0, "p25": 10.0, "min": 10.0, "max": 10.0},
+    }
     # No expected_days and fewer than 10 advanced: no threshold.
     assert (n["stalled"], n["threshold_days"], n["threshold_source"]) == (0, None, None)
 
@@ -243,7 +256,10 @@ def test_a_process_without_deals_has_nulls_not_zeros_for_rates(process):
         None,
         None,
     )
-    assert q["days_in_stage"] == {"median": None, "p75": None, "p90": None, "km_median": None, "n": 0}
+    assert q["days_in_stage"] == {
+        **{"median": None, "p75": None, "p90": None, "km_median": None, "n": 0},
+        **{"p10": None, "p25": None, "min": None, "max": None},
+    }
     assert result["summary"] == {
         "deals": 0,
         "open": 0,
@@ -263,7 +279,10 @@ def test_kaplan_meier_median_is_null_while_most_deals_are_still_in_the_stage(pro
     for entered in (20, 30, 40):
         build([("Negotiate", entered)], last_activity=99)
     days = by_stage(process_metrics(process=process, now=NOW))["Negotiate"]["days_in_stage"]
-    assert days == {"median": 3.0, "p75": 3.0, "p90": 3.0, "km_median": None, "n": 1}
+    assert days == {
+        **{"median": 3.0, "p75": 3.0, "p90": 3.0, "km_median": None, "n": 1},
+        **{"p10": 3.0, "p25": 3.0, "min": 3.0, "max": 3.0},
+    }
 
 
 def test_kaplan_meier_median_counts_slow_open_deals(process, build):

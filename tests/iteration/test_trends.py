@@ -12,7 +12,13 @@ from django.utils import timezone
 
 from iteration.metrics import MetricFilters, process_metrics
 from iteration.stats import percentile_cont
-from iteration.trends import SMALL_SAMPLE, conversion_by_month, days_in_stage_distribution, first_entries
+from iteration.trends import (
+    SMALL_SAMPLE,
+    conversion_by_month,
+    days_in_stage_distribution,
+    distribution_from_metrics,
+    first_entries,
+)
 from tests.iteration.test_metrics import NOW, day, histories, make_builder  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -232,3 +238,29 @@ def test_months_and_stays_agree_with_the_first_entries_queryset(process, build, 
         assert (box["min"], box["max"]) == (round(values[0], 2), round(values[-1], 2))
         for name, fraction in (("p10", 0.1), ("q1", 0.25), ("median", 0.5), ("q3", 0.75), ("p90", 0.9)):
             assert box[name] == round(percentile_cont(values, fraction), 2), (box["stage"], name)
+
+
+@pytest.mark.parametrize(
+    "filters", [MetricFilters(), MetricFilters(entered_from=day(3), entered_to=day(20), amount_min="2000")]
+)
+def test_the_box_plot_read_from_the_engines_numbers_is_the_distribution(process, histories, filters):  # noqa: F811
+    stages = list(process.stages.order_by("order"))
+    metrics = process_metrics(process=process, filters=filters, now=NOW)
+
+    from_metrics = distribution_from_metrics(metrics["stages"], stages)
+
+    assert from_metrics == days_in_stage_distribution(process=process, filters=filters, stages=stages)
+    assert any(box["n"] for box in from_metrics)
+
+
+def test_the_box_plot_needs_the_quantiles_and_every_stage(process, histories):  # noqa: F811
+    stages = list(process.stages.order_by("order"))
+    metrics = process_metrics(process=process, now=NOW)
+    # A snapshot written before the engine gave the box plot's quantiles.
+    old = [
+        {**row, "days_in_stage": {k: v for k, v in row["days_in_stage"].items() if k not in ("p10", "p25")}}
+        for row in metrics["stages"]
+    ]
+    assert distribution_from_metrics(old, stages) is None
+    # A stage added after the snapshot.
+    assert distribution_from_metrics(metrics["stages"][1:], stages) is None
