@@ -51,7 +51,6 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from iteration import stats
@@ -123,12 +122,7 @@ def process_metrics(
         sql, params = metrics_statement(
             process=process, stages=stages, filters=filters, now=now, dialect=dialect
         )
-        with dialect.without_jit(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            columns = [col[0] for col in cursor.description]
-            for row in cursor.fetchall():
-                record = dict(zip(columns, row, strict=True))
-                by_index[record["stage_idx"]] = record
+        by_index = {record["stage_idx"]: record for record in dialect.rows(sql, params)}
     any_row = next(iter(by_index.values()), {})
     return {
         "process": process.name,

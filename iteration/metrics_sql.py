@@ -142,6 +142,13 @@ class Dialect:
             if outer:
                 cursor.execute("SELECT set_config('jit', %s, true)", [previous])
 
+    def rows(self, sql: str, params: dict) -> list[dict]:
+        """Run a statement of metrics_statement (without JIT) and return its rows as dicts by column."""
+        with self.without_jit(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            columns = [col[0] for col in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
     def percentile(self, fraction: float, value: str) -> str:
         if self.postgres:
             return f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY CAST({value} AS DOUBLE PRECISION))"

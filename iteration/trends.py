@@ -28,7 +28,6 @@ SMALL_SAMPLE deals (resolved deals for a rate, stays for a distribution)."""
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import (
     Case,
     Exists,
@@ -160,10 +159,7 @@ def _cohort_rows(*, process: Process, filters: MetricFilters | None, stages: lis
         dialect=dialect,
         shape=shape,
     )
-    with dialect.without_jit(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        columns = [col[0] for col in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    rows = dialect.rows(sql, params)
     for row in rows:
         row["stage"] = stages[row.pop("stage_idx")]
     return rows
